@@ -1,0 +1,68 @@
+"""Settings, read once from the environment into a typed object.
+
+`.env` is loaded only by the entry points (`app.py`, `python -m handoff_bot`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """The environment is missing something the bot needs to run."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    signing_secret: str
+    app_token: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    port: int = 3000
+    handoff_config: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, require_slack: bool = True) -> Settings:
+        """Read the settings from `env` (default: `os.environ`).
+
+        Args:
+            env: the variables to read.
+            require_slack: raise `ConfigError` when the Slack credentials are missing.
+        """
+        env = os.environ if env is None else env
+        values = {k: (env.get(k) or "").strip() for k in (
+            "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DATABASE_URL",
+            "SLACK_API_URL", "PORT", "HANDOFF_CONFIG",
+        )}
+        if require_slack:
+            missing = [k for k in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not values[k]]
+            if missing:
+                raise ConfigError(
+                    f"Missing {' and '.join(missing)}.\n"
+                    "Create the Slack app from manifest.yml (api.slack.com/apps → Create New App → "
+                    "From an app manifest), install it to your workspace, then set:\n"
+                    "  SLACK_BOT_TOKEN       OAuth & Permissions → Bot User OAuth Token (xoxb-…)\n"
+                    "  SLACK_SIGNING_SECRET  Basic Information → App Credentials → Signing Secret\n"
+                    "  SLACK_APP_TOKEN       optional, for Socket Mode: Basic Information → App-Level "
+                    "Tokens (xapp-…, scope connections:write)\n"
+                    "in the environment or in a .env file (see .env.example)."
+                )
+        port_text = values["PORT"] or "3000"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
+        api_url = values["SLACK_API_URL"] or DEFAULT_SLACK_API_URL
+        return cls(
+            bot_token=values["SLACK_BOT_TOKEN"],
+            signing_secret=values["SLACK_SIGNING_SECRET"],
+            app_token=values["SLACK_APP_TOKEN"] or None,
+            database_url=values["DATABASE_URL"] or DEFAULT_DATABASE_URL,
+            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            port=int(port_text),
+            handoff_config=values["HANDOFF_CONFIG"] or None,
+        )

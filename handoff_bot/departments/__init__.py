@@ -1,0 +1,1 @@
+"""Departments: membership, managers, intake channels and service standards."""

@@ -1,0 +1,146 @@
+"""The handoff state machine: allowed moves declared once, checked in one function."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from handoff_bot.handoffs.models import OPEN_STATES, Handoff, HandoffEvent
+from handoff_bot.handoffs.models import HandoffState as S
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    CLAIM = "claim"
+    RESTATE = "restate"
+    ACCEPT = "accept"
+    CLARIFY = "clarify"
+    ASK = "ask"
+    ANSWER = "answer"
+    MARK_DONE = "mark_done"
+    RATE = "rate"
+    CANCEL = "cancel"
+
+
+class Actor(enum.StrEnum):
+    """Who may take an action."""
+
+    REQUESTER = "requester"
+    RECIPIENT = "recipient"
+    DEPARTMENT_MEMBER = "department_member"
+
+
+@dataclass(frozen=True)
+class Move:
+    from_states: frozenset[S]
+    to_state: S | None  # None: the state stays as it is
+    actor: Actor
+
+
+_ASKABLE = frozenset({S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED})
+
+TRANSITIONS: dict[Action, Move] = {
+    Action.CLAIM: Move(frozenset({S.SENT}), None, Actor.DEPARTMENT_MEMBER),
+    Action.RESTATE: Move(frozenset({S.SENT, S.CLARIFYING}), S.RESTATED, Actor.RECIPIENT),
+    Action.ACCEPT: Move(frozenset({S.RESTATED}), S.CONFIRMED, Actor.REQUESTER),
+    Action.CLARIFY: Move(frozenset({S.RESTATED}), S.CLARIFYING, Actor.REQUESTER),
+    Action.ASK: Move(_ASKABLE, None, Actor.RECIPIENT),
+    Action.ANSWER: Move(_ASKABLE, None, Actor.REQUESTER),
+    Action.MARK_DONE: Move(frozenset({S.CONFIRMED}), S.DONE, Actor.RECIPIENT),
+    Action.RATE: Move(frozenset({S.DONE}), S.RATED, Actor.REQUESTER),
+    Action.CANCEL: Move(OPEN_STATES, S.CANCELLED, Actor.REQUESTER),
+}
+
+
+class Refusal(enum.StrEnum):
+    NOT_REQUESTER = "not_requester"
+    NOT_RECIPIENT = "not_recipient"
+    NOT_MEMBER = "not_member"
+    OWN_HANDOFF = "own_handoff"
+    UNCLAIMED = "unclaimed"
+    ALREADY_CLAIMED = "already_claimed"
+    WRONG_STATE = "wrong_state"
+    STALE = "stale"
+    NOT_FOUND = "not_found"
+
+
+class ActionRefused(Exception):
+    """The action may not be taken: by this person, in this state, or on this version."""
+
+    def __init__(self, refusal: Refusal, handoff: Handoff | None = None, **details: Any) -> None:
+        super().__init__(refusal.value)
+        self.refusal = refusal
+        self.handoff = handoff
+        self.details = details
+
+
+def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callable[[str], bool]) -> Move:
+    """Raise `ActionRefused` unless `actor_id` may take `action` on `handoff` now.
+
+    Args:
+        handoff: the handoff, as loaded in this transaction.
+        action: what is being attempted.
+        actor_id: the Slack user attempting it.
+        is_member: whether a user belongs to the handoff's receiving department.
+    """
+    move = TRANSITIONS[action]
+    if move.actor is Actor.REQUESTER and actor_id != handoff.requester_id:
+        raise ActionRefused(Refusal.NOT_REQUESTER, handoff)
+    if move.actor is Actor.RECIPIENT:
+        if handoff.recipient_id is None and handoff.state in move.from_states:
+            raise ActionRefused(Refusal.UNCLAIMED, handoff)
+        if actor_id != handoff.recipient_id:
+            raise ActionRefused(Refusal.NOT_RECIPIENT, handoff)
+    if move.actor is Actor.DEPARTMENT_MEMBER:
+        if actor_id == handoff.requester_id:
+            raise ActionRefused(Refusal.OWN_HANDOFF, handoff)
+        if not is_member(actor_id):
+            raise ActionRefused(Refusal.NOT_MEMBER, handoff)
+        if handoff.recipient_id is not None:
+            raise ActionRefused(Refusal.ALREADY_CLAIMED, handoff)
+    if handoff.state not in move.from_states:
+        raise ActionRefused(Refusal.WRONG_STATE, handoff)
+    return move
+
+
+def apply(
+    session: Session,
+    handoff: Handoff,
+    action: Action,
+    actor_id: str,
+    now: datetime,
+    *,
+    is_member: Callable[[str], bool],
+    payload: dict[str, Any] | None = None,
+) -> HandoffEvent:
+    """Check the move, change the state and write the audit event, all in `session`.
+
+    Raises:
+        ActionRefused: the move is not allowed (nothing is changed).
+    """
+    move = check(handoff, action, actor_id, is_member=is_member)
+    before = handoff.state
+    if move.to_state is not None:
+        handoff.state = move.to_state
+    handoff.updated_at = now
+    event = HandoffEvent(
+        handoff_id=handoff.id, at=now, actor_id=actor_id, action=action.value,
+        from_state=before, to_state=handoff.state, payload=payload or {},
+    )
+    session.add(event)
+    return event
+
+
+def record_creation(session: Session, handoff: Handoff, now: datetime) -> HandoffEvent:
+    """The first audit event of a handoff."""
+    event = HandoffEvent(
+        handoff_id=handoff.id, at=now, actor_id=handoff.requester_id, action=Action.CREATE.value,
+        from_state=None, to_state=handoff.state, payload={},
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,154 @@
+"""Tables for handoffs, their key points, understanding rounds, questions and audit trail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from handoff_bot.db import Base, str_enum
+from handoff_bot.departments.models import Department
+
+
+class HandoffState(enum.StrEnum):
+    SENT = "sent"
+    RESTATED = "restated"
+    CLARIFYING = "clarifying"
+    CONFIRMED = "confirmed"
+    DONE = "done"
+    RATED = "rated"
+    NEGOTIATING = "negotiating"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = frozenset({
+    HandoffState.SENT, HandoffState.RESTATED, HandoffState.CLARIFYING,
+    HandoffState.CONFIRMED, HandoffState.NEGOTIATING,
+})
+FINISHED_STATES = frozenset({HandoffState.RATED, HandoffState.DECLINED, HandoffState.CANCELLED})
+
+
+class Relationship(enum.StrEnum):
+    PROCESS = "process"
+    FUNCTIONAL = "functional"
+    HIERARCHICAL = "hierarchical"
+
+
+class Priority(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class QuestionKind(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    REFLECTIVE = "reflective"
+
+
+class Verdict(enum.StrEnum):
+    ACCEPTED = "accepted"
+    CLARIFY = "clarify"
+
+
+class Handoff(Base):
+    __tablename__ = "handoff"
+    __table_args__ = (
+        Index("ix_handoff_requester_state", "requester_id", "state"),
+        Index("ix_handoff_recipient_state", "recipient_id", "state"),
+        Index("ix_handoff_to_department_state", "to_department_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    requester_id: Mapped[str] = mapped_column(String(32))
+    from_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    to_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    recipient_id: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(150))
+    details: Mapped[str | None] = mapped_column(Text)
+    due_date: Mapped[date | None]
+    relation: Mapped[Relationship] = mapped_column(str_enum(Relationship))
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    state: Mapped[HandoffState] = mapped_column(str_enum(HandoffState))
+    rounds: Mapped[int] = mapped_column(default=0)
+    escalated: Mapped[bool] = mapped_column(default=False)
+    standard: Mapped[dict[str, Any]]
+    confirmed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    rated_at: Mapped[datetime | None]
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    to_department: Mapped[Department] = relationship(foreign_keys=[to_department_id], lazy="joined")
+    from_department: Mapped[Department | None] = relationship(foreign_keys=[from_department_id], lazy="joined")
+    key_points: Mapped[list[KeyPoint]] = relationship(
+        order_by="KeyPoint.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class KeyPoint(Base):
+    __tablename__ = "key_point"
+    __table_args__ = (UniqueConstraint("handoff_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    text: Mapped[str] = mapped_column(String(300))
+
+
+class UnderstandingRound(Base):
+    """One restatement by the recipient and the requester's verdict on it."""
+
+    __tablename__ = "understanding_round"
+    __table_args__ = (UniqueConstraint("handoff_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    restated_by: Mapped[str] = mapped_column(String(32))
+    restated_at: Mapped[datetime]
+    restatements: Mapped[list[Any]]
+    verdict: Mapped[Verdict | None] = mapped_column(str_enum(Verdict))
+    clarification: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+
+
+class Question(Base):
+    __tablename__ = "question"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"), index=True)
+    asked_by: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime]
+    kind: Mapped[QuestionKind] = mapped_column(str_enum(QuestionKind))
+    text: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None]
+
+
+class HandoffEvent(Base):
+    """The audit trail: every action on a handoff, who took it, when, and the state it moved."""
+
+    __tablename__ = "handoff_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[HandoffState | None] = mapped_column(str_enum(HandoffState))
+    to_state: Mapped[HandoffState] = mapped_column(str_enum(HandoffState))
+    payload: Mapped[dict[str, Any]]

@@ -1,0 +1,438 @@
+"""Handoff use cases: each takes a session and plain values, changes state and queues notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from handoff_bot.departments import service as departments
+from handoff_bot.departments.models import Department
+from handoff_bot.handoffs import lifecycle
+from handoff_bot.handoffs.lifecycle import Action, ActionRefused, Refusal
+from handoff_bot.handoffs.models import (
+    OPEN_STATES,
+    Handoff,
+    HandoffState,
+    KeyPoint,
+    Priority,
+    Question,
+    QuestionKind,
+    Relationship,
+    UnderstandingRound,
+    Verdict,
+)
+from handoff_bot.outbox.models import NoticeKind as N
+from handoff_bot.outbox.models import OutboxMessage, OutboxState
+from handoff_bot.outbox.service import enqueue
+from handoff_bot.people import Directory
+from handoff_bot.text import clean
+
+TITLE_MAX = 150
+DETAILS_MAX = 3000
+KEY_POINTS_MAX = 10
+KEY_POINT_MAX = 300
+ANSWER_MAX = 3000
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A problem with one field of a form; `code` and `params` are rendered by the Slack layer."""
+
+    field: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class InvalidInput(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(", ".join(f"{e.field}: {e.code}" for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class Draft:
+    """A handoff as typed into the form, before validation."""
+
+    requester_id: str
+    department_id: int | None
+    title: str
+    recipient_id: str | None = None
+    details: str = ""
+    key_points: str = ""
+    due_date: date | None = None
+    relation: Relationship = Relationship.FUNCTIONAL
+    priority: Priority = Priority.NORMAL
+    from_department_id: int | None = None
+
+
+def _today(directory: Directory, user_id: str, now: datetime) -> date:
+    profile = directory.profile(user_id)
+    try:
+        zone = ZoneInfo(profile.tz if profile else "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def _check_length(errors: list[FieldError], name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        errors.append(FieldError(name, "too_long", {"limit": limit, "length": len(value)}))
+
+
+def split_key_points(text: str, title: str) -> list[str]:
+    """One key point per non-empty line; the title when there are none."""
+    points = [clean(line) for line in clean(text, multiline=True).split("\n")]
+    points = [p.lstrip("-•*· ").strip() or p for p in points if p]
+    return points or ([title] if title else [])
+
+
+def create(session: Session, draft: Draft, *, directory: Directory, now: datetime) -> Handoff:
+    """Validate the draft and record the handoff with its notices, in `session`.
+
+    Raises:
+        InvalidInput: one or more fields are wrong; nothing is written.
+    """
+    errors: list[FieldError] = []
+    title = clean(draft.title)
+    details = clean(draft.details, multiline=True)
+    if not title:
+        errors.append(FieldError("title", "required"))
+    _check_length(errors, "title", title, TITLE_MAX)
+    _check_length(errors, "details", details, DETAILS_MAX)
+    points = split_key_points(draft.key_points, title[:KEY_POINT_MAX])
+    if len(points) > KEY_POINTS_MAX:
+        errors.append(FieldError("key_points", "too_many", {"limit": KEY_POINTS_MAX, "count": len(points)}))
+    for number, point in enumerate(points, 1):
+        if len(point) > KEY_POINT_MAX:
+            errors.append(FieldError("key_points", "point_too_long", {"number": number, "limit": KEY_POINT_MAX}))
+            break
+
+    department = session.get(Department, draft.department_id) if draft.department_id else None
+    if draft.department_id is None:
+        errors.append(FieldError("department", "required"))
+    elif department is None:
+        errors.append(FieldError("department", "unknown"))
+
+    recipient_id = draft.recipient_id or None
+    if recipient_id:
+        profile = directory.profile(recipient_id)
+        if recipient_id == draft.requester_id:
+            errors.append(FieldError("recipient", "self"))
+        elif profile is None:
+            errors.append(FieldError("recipient", "unknown_user"))
+        elif profile.is_bot:
+            errors.append(FieldError("recipient", "bot"))
+        elif profile.deleted:
+            errors.append(FieldError("recipient", "deactivated"))
+        elif department is not None and not departments.is_member(session, department.id, recipient_id):
+            errors.append(FieldError("recipient", "not_in_department", {"department": department.name}))
+    elif department is not None and not department.intake_channel:
+        errors.append(FieldError("recipient", "no_intake", {"department": department.name}))
+
+    if draft.due_date is not None and draft.due_date < _today(directory, draft.requester_id, now):
+        errors.append(FieldError("due_date", "past"))
+
+    own = departments.departments_of(session, draft.requester_id)
+    from_department_id = draft.from_department_id
+    if from_department_id is not None and from_department_id not in {d.id for d in own}:
+        errors.append(FieldError("from_department", "not_yours"))
+    elif from_department_id is None and len(own) == 1:
+        from_department_id = own[0].id
+    elif from_department_id is None and len(own) > 1:
+        errors.append(FieldError("from_department", "required"))
+
+    if errors:
+        raise InvalidInput(errors)
+    assert department is not None
+
+    handoff = Handoff(
+        created_at=now, updated_at=now, requester_id=draft.requester_id,
+        from_department_id=from_department_id, to_department_id=department.id,
+        recipient_id=recipient_id, title=title, details=details or None, due_date=draft.due_date,
+        relation=draft.relation, priority=draft.priority, state=HandoffState.SENT,
+        standard=asdict(departments.standard_of(department)),
+        key_points=[KeyPoint(position=i, text=p) for i, p in enumerate(points, 1)],
+    )
+    session.add(handoff)
+    session.flush()
+    lifecycle.record_creation(session, handoff, now)
+    if recipient_id:
+        enqueue(session, N.RECIPIENT_CARD, recipient_id, now, handoff_id=handoff.id)
+    else:
+        assert department.intake_channel
+        enqueue(session, N.INTAKE_POST, department.intake_channel, now, handoff_id=handoff.id)
+    enqueue(session, N.RECEIPT, handoff.requester_id, now, handoff_id=handoff.id)
+    return handoff
+
+
+def load(session: Session, handoff_id: int, *, for_update: bool = False) -> Handoff:
+    """The handoff with this id.
+
+    Raises:
+        ActionRefused: NOT_FOUND when there is no such handoff.
+    """
+    handoff = session.get(Handoff, handoff_id, with_for_update=for_update or None)
+    if handoff is None:
+        raise ActionRefused(Refusal.NOT_FOUND)
+    return handoff
+
+
+def _is_member(session: Session, handoff: Handoff) -> Any:
+    return lambda user_id: departments.is_member(session, handoff.to_department_id, user_id)
+
+
+def may(session: Session, handoff_id: int, action: Action, actor_id: str) -> Handoff:
+    """Check, without changing anything, that `actor_id` may take `action` now (e.g. before a modal opens).
+
+    Raises:
+        ActionRefused: the action is not allowed.
+    """
+    handoff = load(session, handoff_id)
+    lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff))
+    return handoff
+
+
+def _apply(
+    session: Session, handoff_id: int, action: Action, actor_id: str, now: datetime, **payload: Any
+) -> Handoff:
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.apply(session, handoff, action, actor_id, now, is_member=_is_member(session, handoff), payload=payload)
+    return handoff
+
+
+def _refresh(session: Session, handoff: Handoff, now: datetime) -> None:
+    """Queue an update of every message about the handoff, unless one is already waiting."""
+    waiting = session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.handoff_id == handoff.id, OutboxMessage.kind == N.REFRESH,
+            OutboxMessage.state == OutboxState.PENDING, OutboxMessage.attempts == 0,
+        ).limit(1)
+    )
+    if waiting is None:
+        enqueue(session, N.REFRESH, handoff.requester_id, now, handoff_id=handoff.id)
+
+
+def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
+    """A member of the receiving department takes an unassigned handoff."""
+    handoff = _apply(session, handoff_id, Action.CLAIM, actor_id, now)
+    handoff.recipient_id = actor_id
+    enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def current_round(session: Session, handoff: Handoff) -> UnderstandingRound | None:
+    """The latest restatement round, if any."""
+    return session.scalar(
+        select(UnderstandingRound).where(UnderstandingRound.handoff_id == handoff.id)
+        .order_by(UnderstandingRound.number.desc()).limit(1)
+    )
+
+
+def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequence[str], now: datetime) -> Handoff:
+    """The recipient restates every key point in their own words.
+
+    Raises:
+        InvalidInput: a restatement is empty or too long (field `point_N`).
+        ActionRefused: not the recipient, or not awaiting a restatement.
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.RESTATE, actor_id, is_member=_is_member(session, handoff))
+    texts = [clean(t, multiline=True) for t in restatements]
+    errors = [FieldError(f"point_{i}", "required") for i, t in enumerate(texts, 1) if not t]
+    errors += [
+        FieldError(f"point_{i}", "too_long", {"limit": DETAILS_MAX, "length": len(t)})
+        for i, t in enumerate(texts, 1) if len(t) > DETAILS_MAX
+    ]
+    if len(texts) != len(handoff.key_points):
+        errors.append(FieldError("point_1", "stale_form"))
+    if errors:
+        raise InvalidInput(errors)
+    handoff.rounds += 1
+    lifecycle.apply(
+        session, handoff, Action.RESTATE, actor_id, now,
+        is_member=_is_member(session, handoff), payload={"round": handoff.rounds},
+    )
+    session.add(UnderstandingRound(
+        handoff_id=handoff.id, number=handoff.rounds, restated_by=actor_id, restated_at=now, restatements=texts,
+    ))
+    enqueue(session, N.REVIEW, handoff.requester_id, now, handoff_id=handoff.id, round=handoff.rounds)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def _decide(session: Session, handoff_id: int, round_number: int, action: Action, actor_id: str) -> Handoff:
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff))
+    if round_number != handoff.rounds:
+        raise ActionRefused(Refusal.STALE, handoff)
+    return handoff
+
+
+def accept(session: Session, handoff_id: int, round_number: int, actor_id: str, now: datetime) -> Handoff:
+    """The requester agrees with the restatement of round `round_number`: the handoff is confirmed."""
+    handoff = _decide(session, handoff_id, round_number, Action.ACCEPT, actor_id)
+    lifecycle.apply(session, handoff, Action.ACCEPT, actor_id, now,
+                    is_member=_is_member(session, handoff), payload={"round": round_number})
+    rnd = current_round(session, handoff)
+    assert rnd is not None
+    rnd.verdict, rnd.decided_at = Verdict.ACCEPTED, now
+    handoff.confirmed_at = now
+    assert handoff.recipient_id
+    enqueue(session, N.CONFIRMED, handoff.recipient_id, now, handoff_id=handoff.id)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def clarify(
+    session: Session, handoff_id: int, round_number: int, actor_id: str, text: str, now: datetime
+) -> Handoff:
+    """The requester says what differs; the recipient is asked to restate again.
+
+    Raises:
+        InvalidInput: the clarification is empty or too long (field `clarification`).
+    """
+    handoff = _decide(session, handoff_id, round_number, Action.CLARIFY, actor_id)
+    body = clean(text, multiline=True)
+    if not body:
+        raise InvalidInput([FieldError("clarification", "required")])
+    if len(body) > DETAILS_MAX:
+        raise InvalidInput([FieldError("clarification", "too_long", {"limit": DETAILS_MAX, "length": len(body)})])
+    lifecycle.apply(session, handoff, Action.CLARIFY, actor_id, now,
+                    is_member=_is_member(session, handoff), payload={"round": round_number})
+    rnd = current_round(session, handoff)
+    assert rnd is not None
+    rnd.verdict, rnd.decided_at, rnd.clarification = Verdict.CLARIFY, now, body
+    assert handoff.recipient_id
+    enqueue(session, N.CLARIFICATION, handoff.recipient_id, now, handoff_id=handoff.id, round=round_number)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def ask(
+    session: Session, handoff_id: int, actor_id: str, kind: QuestionKind, text: str, now: datetime
+) -> Question:
+    """The recipient asks the requester a question (open, closed or reflective).
+
+    Raises:
+        InvalidInput: the question is empty or too long (field `question`).
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.ASK, actor_id, is_member=_is_member(session, handoff))
+    body = clean(text, multiline=True)
+    if not body:
+        raise InvalidInput([FieldError("question", "required")])
+    if len(body) > DETAILS_MAX:
+        raise InvalidInput([FieldError("question", "too_long", {"limit": DETAILS_MAX, "length": len(body)})])
+    question = Question(handoff_id=handoff.id, asked_by=actor_id, asked_at=now, kind=kind, text=body)
+    session.add(question)
+    session.flush()
+    lifecycle.apply(session, handoff, Action.ASK, actor_id, now,
+                    is_member=_is_member(session, handoff), payload={"question": question.id})
+    enqueue(session, N.QUESTION, handoff.requester_id, now, handoff_id=handoff.id, question=question.id)
+    _refresh(session, handoff, now)
+    return question
+
+
+def answer(session: Session, question_id: int, actor_id: str, text: str, now: datetime) -> Question:
+    """The requester answers a question.
+
+    Raises:
+        InvalidInput: the answer is empty or too long (field `answer`).
+        ActionRefused: not the requester, the handoff is finished, or the question was answered already.
+    """
+    question = session.get(Question, question_id, with_for_update=True)
+    if question is None:
+        raise ActionRefused(Refusal.NOT_FOUND)
+    handoff = load(session, question.handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.ANSWER, actor_id, is_member=_is_member(session, handoff))
+    if question.answered_at is not None:
+        raise ActionRefused(Refusal.STALE, handoff)
+    body = clean(text, multiline=True)
+    if not body:
+        raise InvalidInput([FieldError("answer", "required")])
+    if len(body) > ANSWER_MAX:
+        raise InvalidInput([FieldError("answer", "too_long", {"limit": ANSWER_MAX, "length": len(body)})])
+    question.answer, question.answered_by, question.answered_at = body, actor_id, now
+    lifecycle.apply(session, handoff, Action.ANSWER, actor_id, now,
+                    is_member=_is_member(session, handoff), payload={"question": question.id})
+    enqueue(session, N.ANSWER, question.asked_by, now, handoff_id=handoff.id, question=question.id)
+    _refresh(session, handoff, now)
+    return question
+
+
+def mark_done(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
+    """The recipient reports the work done; the requester is asked to rate it."""
+    handoff = _apply(session, handoff_id, Action.MARK_DONE, actor_id, now)
+    handoff.done_at = now
+    enqueue(session, N.RATING_REQUEST, handoff.requester_id, now, handoff_id=handoff.id)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def rate(session: Session, handoff_id: int, actor_id: str, rating: int, comment: str, now: datetime) -> Handoff:
+    """The requester rates the result 1–5, optionally with a comment; the handoff closes.
+
+    Raises:
+        InvalidInput: the rating is not 1–5 or the comment is too long.
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.RATE, actor_id, is_member=_is_member(session, handoff))
+    body = clean(comment, multiline=True)
+    errors = []
+    if rating not in range(1, 6):
+        errors.append(FieldError("rating", "required"))
+    if len(body) > DETAILS_MAX:
+        errors.append(FieldError("comment", "too_long", {"limit": DETAILS_MAX, "length": len(body)}))
+    if errors:
+        raise InvalidInput(errors)
+    lifecycle.apply(session, handoff, Action.RATE, actor_id, now,
+                    is_member=_is_member(session, handoff), payload={"rating": rating})
+    handoff.rating, handoff.rating_comment, handoff.rated_at = rating, body or None, now
+    assert handoff.recipient_id
+    enqueue(session, N.RATED, handoff.recipient_id, now, handoff_id=handoff.id)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def cancel(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
+    """The requester withdraws an open handoff."""
+    handoff = _apply(session, handoff_id, Action.CANCEL, actor_id, now)
+    if handoff.recipient_id:
+        enqueue(session, N.CANCELLED, handoff.recipient_id, now, handoff_id=handoff.id)
+    _refresh(session, handoff, now)
+    return handoff
+
+
+def questions(session: Session, handoff_id: int) -> Sequence[Question]:
+    """The questions asked on a handoff, oldest first."""
+    return session.scalars(select(Question).where(Question.handoff_id == handoff_id).order_by(Question.id)).all()
+
+
+def rounds(session: Session, handoff_id: int) -> Sequence[UnderstandingRound]:
+    """The restatement rounds of a handoff, first first."""
+    return session.scalars(
+        select(UnderstandingRound).where(UnderstandingRound.handoff_id == handoff_id)
+        .order_by(UnderstandingRound.number)
+    ).all()
+
+
+def open_for(session: Session, user_id: str, *, limit: int = 50) -> tuple[Sequence[Handoff], Sequence[Handoff]]:
+    """The user's open handoffs: (waiting on them as recipient, asked for by them)."""
+    incoming = session.scalars(
+        select(Handoff).where(Handoff.recipient_id == user_id, Handoff.state.in_(OPEN_STATES | {HandoffState.DONE}))
+        .order_by(Handoff.created_at.desc()).limit(limit)
+    ).all()
+    outgoing = session.scalars(
+        select(Handoff).where(
+            Handoff.requester_id == user_id,
+            or_(Handoff.state.in_(OPEN_STATES), Handoff.state == HandoffState.DONE),
+        ).order_by(Handoff.created_at.desc()).limit(limit)
+    ).all()
+    return incoming, outgoing

@@ -1,0 +1,1 @@
+"""Durable Slack writes: notices are stored with the state change and delivered by a worker."""

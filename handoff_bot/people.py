@@ -1,0 +1,22 @@
+"""What the domain knows about a person: a profile looked up by user id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    name: str
+    tz: str = "UTC"
+    locale: str = "en-US"
+    is_bot: bool = False
+    deleted: bool = False
+
+
+class Directory(Protocol):
+    def profile(self, user_id: str) -> Profile | None:
+        """The user's profile, or None when no such user exists."""
+        ...

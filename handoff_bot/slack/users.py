@@ -1,0 +1,95 @@
+"""Slack users' names, time zones and locales from `users.info`, cached in the database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from handoff_bot.clock import Clock
+from handoff_bot.db import Base, Database
+from handoff_bot.people import Profile
+
+log = logging.getLogger(__name__)
+
+FRESH_FOR = timedelta(hours=12)
+
+
+class SlackUser(Base):
+    __tablename__ = "slack_user"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    tz: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16))
+    is_bot: Mapped[bool]
+    deleted: Mapped[bool]
+    fetched_at: Mapped[datetime]
+
+
+class SlackDirectory:
+    """Profiles from a memory cache, then the database, then `users.info` (kept for 12 hours)."""
+
+    def __init__(self, db: Database, client: WebClient, clock: Clock) -> None:
+        self._db = db
+        self._client = client
+        self._clock = clock
+        self._memory: dict[str, tuple[Profile, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def profile(self, user_id: str) -> Profile | None:
+        """The user's profile, or None when Slack knows no such user."""
+        now = self._clock.now()
+        with self._lock:
+            cached = self._memory.get(user_id)
+        if cached and now - cached[1] < FRESH_FOR:
+            return cached[0]
+        with self._db.transaction() as session:
+            row = session.get(SlackUser, user_id)
+            if row is not None and now - row.fetched_at < FRESH_FOR:
+                profile = _profile(row)
+                self._remember(profile, row.fetched_at)
+                return profile
+        try:
+            user = self._client.users_info(user=user_id, include_locale=True)["user"]
+        except SlackApiError as error:
+            if error.response.get("error") in ("user_not_found", "user_not_visible"):
+                return None
+            log.warning("users.info failed for %s: %s", user_id, error.response.get("error"))
+            return _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
+        except OSError as error:
+            log.warning("users.info unreachable for %s: %s", user_id, error)
+            return _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
+        profile = Profile(
+            user_id=user_id,
+            name=(user.get("profile") or {}).get("display_name") or user.get("real_name") or user.get("name") or user_id,
+            tz=user.get("tz") or "UTC",
+            locale=user.get("locale") or "en-US",
+            is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
+            deleted=bool(user.get("deleted")),
+        )
+        with self._db.transaction() as session:
+            session.merge(SlackUser(
+                user_id=user_id, name=profile.name[:160], tz=profile.tz[:64], locale=profile.locale[:16],
+                is_bot=profile.is_bot, deleted=profile.deleted, fetched_at=now,
+            ))
+        self._remember(profile, now)
+        return profile
+
+    def locale(self, user_id: str) -> str:
+        """The user's Slack locale, `en-US` when unknown."""
+        profile = self.profile(user_id)
+        return profile.locale if profile else "en-US"
+
+    def _remember(self, profile: Profile, at: datetime) -> None:
+        with self._lock:
+            self._memory[profile.user_id] = (profile, at)
+
+
+def _profile(row: SlackUser) -> Profile:
+    return Profile(row.user_id, row.name, row.tz, row.locale, row.is_bot, row.deleted)
