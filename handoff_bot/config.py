@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"

@@ -20,3 +20,13 @@ class Directory(Protocol):
     def profile(self, user_id: str) -> Profile | None:
         """The user's profile, or None when no such user exists."""
         ...
+
+
+class KnownProfiles:
+    """A `Directory` over profiles looked up beforehand (so no lookup happens inside a transaction)."""
+
+    def __init__(self, profiles: dict[str, Profile | None]) -> None:
+        self._profiles = profiles
+
+    def profile(self, user_id: str) -> Profile | None:
+        return self._profiles.get(user_id)

@@ -28,6 +28,7 @@ class NoticeKind(enum.StrEnum):
     CANCELLED = "cancelled"                # to the recipient: the requester cancelled
     EPHEMERAL = "ephemeral"                # a short answer only the clicker sees
     REFRESH = "refresh"                    # bring every message of a handoff up to date
+    HOME = "home"                          # publish the user's App Home tab
 
 
 class OutboxState(enum.StrEnum):

@@ -67,7 +67,8 @@ class SlackDirectory:
             return _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
         profile = Profile(
             user_id=user_id,
-            name=(user.get("profile") or {}).get("display_name") or user.get("real_name") or user.get("name") or user_id,
+            name=(user.get("profile") or {}).get("display_name") or user.get("real_name") or user.get("name")
+            or user_id,
             tz=user.get("tz") or "UTC",
             locale=user.get("locale") or "en-US",
             is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",

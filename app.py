@@ -1,0 +1,50 @@
+"""Run Handoff: `python app.py`. Settings come from the environment or `.env` (see .env.example)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from dotenv import load_dotenv
+from slack_sdk.errors import SlackApiError
+
+from handoff_bot.config import ConfigError, Settings
+from handoff_bot.departments.config_file import ConfigFileError
+from handoff_bot.logs import setup_logging
+from handoff_bot.runtime import Runtime
+
+
+def main() -> int:
+    load_dotenv()
+    setup_logging()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"handoff: {error}", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings)
+    try:
+        runtime.prepare()
+        runtime.check_token()
+    except ConfigFileError as error:
+        print(f"handoff: {settings.handoff_config} is not valid:\n{error}", file=sys.stderr)
+        return 2
+    except SlackApiError as error:
+        print(f"handoff: Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}). Copy the Bot User "
+              "OAuth Token (xoxb-…) from OAuth & Permissions of your Slack app.", file=sys.stderr)
+        return 2
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        runtime.serve()
+    except KeyboardInterrupt:
+        logging.getLogger("handoff").info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

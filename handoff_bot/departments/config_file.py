@@ -1,0 +1,507 @@
+"""The departments YAML file: read and check it, then import it into the database.
+
+The database is the source of truth. An import creates or updates the departments the file
+names, replaces their people with the file's lists, and leaves every other department alone.
+
+Every problem in a file is reported with the line and column where it is, all at once:
+
+    departments.yaml:7:23: departments[0].standard.confirm_within: '4 hours' is not a duration like 30s, ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole
+from handoff_bot.departments.service import all_departments, standard_of
+from handoff_bot.departments.standards import Standard, parse_duration, parse_working_hours
+
+DEFAULT_NAME = "departments.yaml"
+TOP_KEYS = ("admins", "departments")
+DEPARTMENT_KEYS = ("name", "managers", "members", "intake_channel", "standard")
+DURATION_KEYS = {
+    "confirm_within": "confirm_within_s",
+    "remind_every": "remind_every_s",
+    "complete_within": "complete_within_s",
+}
+STANDARD_KEYS = ("confirm_within", "remind_every", "escalate_after", "complete_within", "working_hours")
+NAME_MAX = 80
+ESCALATE_MAX = 20
+DURATION_MAX_S = 365 * 86400
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,31}$")
+NULL_TAG = "tag:yaml.org,2002:null"
+IMPORT_LOCK = 727275  # PostgreSQL advisory lock key; 727274 serialises migrations
+
+
+class ConfigFileError(Exception):
+    """A departments file that cannot be imported; `errors` lists every problem, one sentence each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+@dataclass(frozen=True)
+class DepartmentConfig:
+    name: str
+    managers: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    intake_channel: str | None = None
+    standard: Standard = field(default_factory=Standard)
+
+
+@dataclass(frozen=True)
+class DepartmentsConfig:
+    admins: list[str] = field(default_factory=list)
+    departments: list[DepartmentConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did, by department name."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    admins_added: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"Departments: {len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.kept)} not in file (kept)."
+        ]
+        for label, names in (("created", self.created), ("updated", self.updated),
+                             ("unchanged", self.unchanged), ("not in file, kept", self.kept)):
+            if names:
+                lines.append(f"  {label}: {', '.join(names)}")
+        if self.admins_added:
+            lines.append(f"Admins: {len(self.admins_added)} added ({', '.join(self.admins_added)}).")
+        else:
+            lines.append("Admins: none added.")
+        if not (self.created or self.updated or self.admins_added):
+            lines.append("Nothing changed.")
+        return "\n".join(lines)
+
+
+def load(source: str | os.PathLike[str], *, name: str | None = None) -> DepartmentsConfig:
+    """Read and check a departments file.
+
+    Args:
+        source: the file's path (a `str` or path-like), or the YAML text itself: a `str` with a line
+            break in it, or an empty one, is taken as the text.
+        name: what to call the file in error messages; default: the path as given, or
+            `departments.yaml` for text.
+
+    Raises:
+        ConfigFileError: the file cannot be read, is not YAML, or breaks any rule; every problem is listed.
+    """
+    if isinstance(source, str) and ("\n" in source or not source.strip()):
+        text, label = source, name or DEFAULT_NAME
+    else:
+        label = name or os.fspath(source)
+        text = _read(Path(source), label)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigFileError([_syntax_error(label, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigFileError([f"{label}: this is not valid YAML: {exc}"]) from None
+    if root is None:
+        raise ConfigFileError([
+            f"{label}: the file is empty; it needs a 'departments' list "
+            "(each with a name, managers and members) and optionally 'admins'."
+        ])
+    checker = _Checker(label)
+    config = checker.config(root)
+    if checker.problems or config is None:
+        raise ConfigFileError([message for _, message in sorted(checker.problems, key=lambda p: p[0])])
+    return config
+
+
+def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportSummary:
+    """Import a checked file: create or update its departments and add its admins.
+
+    Departments are matched by name ignoring case, so they keep their ids (and their handoffs);
+    a matched department takes the file's spelling, people, intake channel and standard.
+    Departments not in the file are kept as they are; admins are only ever added.
+    On PostgreSQL, imports wait for each other (several app processes may import on start).
+
+    Args:
+        session: the transaction to work in; the caller commits it.
+        config: what `load` returned.
+        now: the time recorded as `updated_at` on what changes.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+    existing = list(all_departments(session))
+    exact = {d.name: d for d in existing}
+    folded: dict[str, Department] = {}
+    for department in sorted(existing, key=lambda d: d.id):
+        folded.setdefault(department.name.casefold(), department)
+
+    summary = ImportSummary()
+    matched: set[int] = set()
+    for wanted in config.departments:
+        department = exact.get(wanted.name) or folded.get(wanted.name.casefold())
+        if department is None:
+            session.add(_new_department(wanted, now))
+            summary.created.append(wanted.name)
+            continue
+        matched.add(department.id)
+        if _update_department(department, wanted):
+            department.updated_at = now
+            summary.updated.append(wanted.name)
+        else:
+            summary.unchanged.append(wanted.name)
+    summary.kept.extend(d.name for d in existing if d.id not in matched)
+
+    for user_id in config.admins:
+        if session.get(Admin, user_id) is None:
+            session.add(Admin(user_id=user_id))
+            summary.admins_added.append(user_id)
+    session.flush()
+    return summary
+
+
+def from_database(session: Session) -> DepartmentsConfig:
+    """The set-up now in the database, in the shape of a departments file (departments by name).
+
+    Args:
+        session: the transaction to read in.
+    """
+    departments = [
+        DepartmentConfig(
+            name=d.name,
+            managers=[p.user_id for p in d.people if p.role == MemberRole.MANAGER],
+            members=[p.user_id for p in d.people if p.role == MemberRole.MEMBER],
+            intake_channel=d.intake_channel,
+            standard=standard_of(d),
+        )
+        for d in all_departments(session)
+    ]
+    admins = list(session.scalars(select(Admin.user_id).order_by(Admin.user_id)))
+    return DepartmentsConfig(admins=admins, departments=departments)
+
+
+def _new_department(wanted: DepartmentConfig, now: datetime) -> Department:
+    department = Department(name=wanted.name, intake_channel=wanted.intake_channel, updated_at=now)
+    _set_standard(department, wanted.standard)
+    department.people = [DepartmentPerson(user_id=u, role=r) for u, r in _people(wanted)]
+    return department
+
+
+def _update_department(department: Department, wanted: DepartmentConfig) -> bool:
+    """Make `department` match `wanted`; True when anything changed."""
+    changed = (
+        department.name != wanted.name
+        or department.intake_channel != wanted.intake_channel
+        or standard_of(department) != wanted.standard
+    )
+    department.name = wanted.name
+    department.intake_channel = wanted.intake_channel
+    _set_standard(department, wanted.standard)
+
+    # Remove and add only the differences, so nobody's row is deleted and re-inserted in one flush.
+    target = _people(wanted)
+    for person in list(department.people):
+        if (person.user_id, person.role) not in target:
+            department.people.remove(person)
+            changed = True
+    present = {(p.user_id, p.role) for p in department.people}
+    for user_id, role in target:
+        if (user_id, role) not in present:
+            department.people.append(DepartmentPerson(user_id=user_id, role=role))
+            changed = True
+    return changed
+
+
+def _people(wanted: DepartmentConfig) -> dict[tuple[str, MemberRole], None]:
+    """The (user, role) pairs of a department, managers first, in file order."""
+    pairs = [(u, MemberRole.MANAGER) for u in wanted.managers] + [(u, MemberRole.MEMBER) for u in wanted.members]
+    return dict.fromkeys(pairs)
+
+
+def _set_standard(department: Department, standard: Standard) -> None:
+    department.confirm_within_s = standard.confirm_within_s
+    department.remind_every_s = standard.remind_every_s
+    department.escalate_after = standard.escalate_after
+    department.complete_within_s = standard.complete_within_s
+    department.working_hours = standard.working_hours
+
+
+def _read(path: Path, label: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigFileError([f"{label}: there is no such file."]) from None
+    except IsADirectoryError:
+        raise ConfigFileError([f"{label}: this is a directory; give the path of the YAML file."]) from None
+    except UnicodeDecodeError:
+        raise ConfigFileError([f"{label}: this is not UTF-8 text; save the file as UTF-8."]) from None
+    except OSError as exc:
+        raise ConfigFileError([f"{label}: cannot read the file: {exc.strerror}."]) from None
+
+
+def _syntax_error(label: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
+    message = ", ".join(part for part in (exc.context, exc.problem) if part)
+    if exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+        message += f" (see line {exc.context_mark.line + 1})"
+    if exc.problem and "'@'" in exc.problem:
+        message += ". Slack user ids look like U012AB3CD, not @name"
+    return f"{where}: YAML syntax error: {message}. Check the indentation, colons and quotes there."
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG
+
+
+def _commented_out(node: yaml.Node) -> str | None:
+    """The `#word` YAML took for a comment where a value was expected (e.g. `intake_channel: #finance`)."""
+    mark = node.start_mark
+    if not _is_null(node) or mark.buffer is None:
+        return None
+    end = mark.buffer.find("\n", mark.pointer)
+    match = re.match(r"[ \t]*(#\S+)", mark.buffer[mark.pointer:end if end >= 0 else None])
+    return match.group(1) if match else None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "empty" if _is_null(node) else f"{node.value!r}"
+
+
+class _Checker:
+    """Walks the YAML nodes, collecting every problem with its position."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.problems: list[tuple[tuple[int, int], str]] = []
+
+    def error(self, node: yaml.Node, path: str, message: str) -> None:
+        mark = node.start_mark
+        where = f"{self.label}:{mark.line + 1}:{mark.column + 1}"
+        text = f"{where}: {path}: {message}" if path else f"{where}: {message}"
+        self.problems.append(((mark.line, mark.column), text))
+
+    def config(self, root: yaml.Node) -> DepartmentsConfig | None:
+        fields = self.mapping(root, "", TOP_KEYS, "the top level")
+        if fields is None:
+            return None
+        admins = self.user_ids(fields["admins"], "admins") if "admins" in fields else []
+        if "departments" not in fields:
+            self.error(root, "", "'departments' is required: a list of departments, each with a name.")
+            return None
+        departments_node = fields["departments"]
+        if not isinstance(departments_node, yaml.SequenceNode) or not departments_node.value:
+            found = "an empty list" if isinstance(departments_node, yaml.SequenceNode) else _kind(departments_node)
+            self.error(departments_node, "departments",
+                       f"must be a list of at least one department (each starting with '- name: …'), not {found}.")
+            return None
+        departments = []
+        names: dict[str, tuple[str, int]] = {}
+        for index, node in enumerate(departments_node.value):
+            department = self.department(node, f"departments[{index}]", names)
+            if department is not None:
+                departments.append(department)
+        return DepartmentsConfig(admins=admins, departments=departments)
+
+    def mapping(self, node: yaml.Node, path: str, allowed: tuple[str, ...], what: str) -> dict[str, yaml.Node] | None:
+        """The values of a mapping by key; unknown and repeated keys are reported and left out."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, path, f"{what} must be a mapping with the keys {', '.join(allowed)}; "
+                                   f"found {_kind(node)}.")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                self.error(key, path, f"a key must be a plain word, one of {', '.join(allowed)}.")
+            elif key.value not in allowed:
+                close = difflib.get_close_matches(key.value, allowed, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                self.error(key, _join(path, key.value),
+                           f"unknown key.{hint} The keys allowed here are: {', '.join(allowed)}.")
+            elif key.value in fields:
+                self.error(key, _join(path, key.value), "this key appears twice; keep only one.")
+            else:
+                fields[key.value] = value
+        return fields
+
+    def department(self, node: yaml.Node, path: str, names: dict[str, tuple[str, int]]) -> DepartmentConfig | None:
+        """A department, or None when it has problems; `names` maps the names seen so far to where."""
+        fields = self.mapping(node, path, DEPARTMENT_KEYS, "a department")
+        if fields is None:
+            return None
+        problems_before = len(self.problems)
+        name = self.name(fields.get("name"), node, f"{path}.name")
+        if name is not None:
+            line = fields["name"].start_mark.line + 1
+            if (first := names.get(name.casefold())) is not None:
+                self.error(fields["name"], f"{path}.name",
+                           f"{name!r} is already the name of {first[0]} (line {first[1]}); "
+                           "names must differ by more than upper/lower case.")
+            else:
+                names[name.casefold()] = (path, line)
+        managers = self.user_ids(fields["managers"], f"{path}.managers") if "managers" in fields else []
+        members = self.user_ids(fields["members"], f"{path}.members") if "members" in fields else []
+        channel = self.channel_id(fields["intake_channel"], f"{path}.intake_channel") \
+            if "intake_channel" in fields else None
+        standard = self.standard(fields["standard"], f"{path}.standard") if "standard" in fields else Standard()
+        if name is None or len(self.problems) > problems_before:
+            return None
+        return DepartmentConfig(name=name, managers=managers, members=members,
+                                intake_channel=channel, standard=standard)
+
+    def name(self, node: yaml.Node | None, department: yaml.Node, path: str) -> str | None:
+        if node is None or _is_null(node):
+            self.error(node or department, path, "every department needs a name.")
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, f"must be text, not {_kind(node)}.")
+            return None
+        name = node.value.strip()
+        if not name:
+            self.error(node, path, "must not be empty.")
+        elif len(name) > NAME_MAX:
+            self.error(node, path, f"is {len(name)} characters long; the most is {NAME_MAX}.")
+        elif not name.isprintable():
+            self.error(node, path, "must be one line of plain text.")
+        else:
+            return name
+        return None
+
+    def user_ids(self, node: yaml.Node, path: str) -> list[str]:
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, path, f"must be a list of Slack user ids like [U012AB3CD, U045EF6GH], "
+                                   f"not {_kind(node)}.")
+            return []
+        ids: list[str] = []
+        lines: dict[str, int] = {}
+        for index, item in enumerate(node.value):
+            item_path = f"{path}[{index}]"
+            user_id = self.user_id(item, item_path)
+            if user_id is None:
+                continue
+            if user_id in lines:
+                self.error(item, item_path, f"{user_id} is listed twice (first at line {lines[user_id]}).")
+                continue
+            lines[user_id] = item.start_mark.line + 1
+            ids.append(user_id)
+        return ids
+
+    def user_id(self, node: yaml.Node, path: str) -> str | None:
+        if (comment := _commented_out(node)) is not None:
+            self.error(node, path, f"{comment!r} is read as a comment in YAML, so this is empty; "
+                                   "write the Slack user id, like U012AB3CD.")
+            return None
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.error(node, path, f"must be a Slack user id like U012AB3CD, not {_kind(node)}.")
+            return None
+        text = node.value.strip()
+        if USER_ID.match(text):
+            return text
+        how = "in Slack, open the person's profile → ⋮ → Copy member ID"
+        if text.startswith("@"):
+            self.error(node, path, f"{text!r} is a name, not a Slack user id; {how} (it looks like U012AB3CD).")
+        elif USER_ID.match(text.upper()):
+            self.error(node, path, f"{text!r}: Slack user ids are in capitals: {text.upper()}.")
+        else:
+            self.error(node, path, f"{text!r} is not a Slack user id like U012AB3CD; {how}.")
+        return None
+
+    def channel_id(self, node: yaml.Node, path: str) -> str | None:
+        if (comment := _commented_out(node)) is not None:
+            self.error(node, path, f"{comment!r} is read as a comment in YAML, so this is empty; "
+                                   "write the Slack channel id, like C012AB3CD.")
+            return None
+        if _is_null(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, f"must be a Slack channel id like C012AB3CD, not {_kind(node)}.")
+            return None
+        text = node.value.strip()
+        if CHANNEL_ID.match(text):
+            return text
+        how = "in Slack, open the channel, click its name at the top, and copy the Channel ID shown at the bottom"
+        if text.startswith("#"):
+            self.error(node, path, f"{text!r} is a channel name, not a channel id; {how} (it looks like C012AB3CD).")
+        elif CHANNEL_ID.match(text.upper()):
+            self.error(node, path, f"{text!r}: Slack channel ids are in capitals: {text.upper()}.")
+        else:
+            self.error(node, path, f"{text!r} is not a Slack channel id like C012AB3CD; {how}.")
+        return None
+
+    def standard(self, node: yaml.Node, path: str) -> Standard:
+        default = Standard()
+        if _is_null(node):
+            return default
+        fields = self.mapping(node, path, STANDARD_KEYS, "a standard")
+        if fields is None:
+            return default
+        values: dict[str, int | str] = {}
+        for key, attribute in DURATION_KEYS.items():
+            if key in fields and (seconds := self.duration(fields[key], f"{path}.{key}")) is not None:
+                values[attribute] = seconds
+        if "escalate_after" in fields:
+            count = self.escalate_after(fields["escalate_after"], f"{path}.escalate_after")
+            if count is not None:
+                values["escalate_after"] = count
+        if "working_hours" in fields:
+            hours = self.working_hours(fields["working_hours"], f"{path}.working_hours")
+            if hours is not None:
+                values["working_hours"] = hours
+        return replace(default, **values)
+
+    def duration(self, node: yaml.Node, path: str) -> int | None:
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.error(node, path, f"must be a duration like 30s, 15m, 4h or 2d, not {_kind(node)}.")
+            return None
+        try:
+            seconds = parse_duration(node.value)
+        except ValueError as exc:
+            self.error(node, path, f"{exc}.")
+            return None
+        if seconds > DURATION_MAX_S:
+            self.error(node, path, f"{node.value!r} is too long; the most is 365d.")
+            return None
+        return seconds
+
+    def escalate_after(self, node: yaml.Node, path: str) -> int | None:
+        text = node.value.strip() if isinstance(node, yaml.ScalarNode) and not _is_null(node) else ""
+        if text.isdigit() and text.isascii() and int(text) <= ESCALATE_MAX:
+            return int(text)
+        self.error(node, path, f"must be a whole number of reminders from 0 to {ESCALATE_MAX}, not {_kind(node)}.")
+        return None
+
+    def working_hours(self, node: yaml.Node, path: str) -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.error(node, path, f'must be like "Mon-Fri 09:00-18:00" or "always", not {_kind(node)}.')
+            return None
+        try:
+            parse_working_hours(node.value)
+        except ValueError as exc:
+            self.error(node, path, f"{exc}.")
+            return None
+        text = " ".join(node.value.split())
+        return "always" if text.lower() == "always" else text

@@ -1,0 +1,39 @@
+"""Logging: one JSON object a line, with the handoff id when there is one; secrets never logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from datetime import datetime, timezone
+
+SECRET = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        handoff_id = getattr(record, "handoff_id", None)
+        if handoff_id is not None:
+            entry["handoff_id"] = handoff_id
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return SECRET.sub("[redacted]", json.dumps(entry, ensure_ascii=False))
+
+
+def setup_logging() -> None:
+    """JSON lines on stderr at `LOG_LEVEL` (default INFO)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)

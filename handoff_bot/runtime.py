@@ -1,0 +1,115 @@
+"""Wiring: settings → database, Slack clients, Bolt app, outbox worker, web server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, select
+
+from handoff_bot.clock import Clock, SystemClock
+from handoff_bot.config import Settings
+from handoff_bot.db import Database
+from handoff_bot.departments import config_file
+from handoff_bot.outbox.models import OutboxMessage, OutboxState
+from handoff_bot.slack.app import build_app
+from handoff_bot.slack.context import SlackContext
+from handoff_bot.slack.delivery import Deliverer
+from handoff_bot.slack.users import SlackDirectory
+from handoff_bot.web import make_wsgi
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
+STUCK_AFTER = timedelta(minutes=10)
+
+
+class Runtime:
+    """Everything one app process runs, built from `Settings`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.database_url)
+        # Inside a request only fast calls are made (views.open, users.info): keep them short.
+        self.client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
+        self.directory = SlackDirectory(self.db, self.client, self.clock)
+        self.deliverer = Deliverer(
+            self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15),
+            self.directory, self.clock,
+        )
+        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer)
+        self.bolt = build_app(self.ctx, self.client, settings.signing_secret)
+        self.wsgi = make_wsgi(self.bolt, self.readiness)
+        self._socket_mode: Any = None
+
+    def prepare(self) -> None:
+        """Migrate the database and, when `HANDOFF_CONFIG` is set, import the departments file.
+
+        Raises:
+            config_file.ConfigFileError: the departments file is invalid (nothing imported).
+        """
+        self.db.upgrade()
+        if self.settings.handoff_config:
+            config = config_file.load(Path(self.settings.handoff_config))
+            with self.db.transaction() as session:
+                summary = config_file.apply(session, config, self.clock.now())
+            log.info("departments loaded from %s: %s", self.settings.handoff_config, summary)
+
+    def check_token(self) -> str | None:
+        """Ask Slack who the bot is; None when Slack cannot be reached now.
+
+        Raises:
+            SlackApiError: Slack refused the token.
+        """
+        try:
+            return str(self.client.auth_test()["user_id"])
+        except SlackApiError as error:
+            if error.response.get("error") in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+                raise
+            log.warning("auth.test failed: %s", error.response.get("error"))
+        except OSError as error:
+            log.warning("Slack is not reachable yet (%s); going on, the outbox will retry", error)
+        return None
+
+    def readiness(self) -> dict[str, Any]:
+        """Whether this process can do its work: database answers, outbox not stuck."""
+        if not self.db.ping():
+            return {"ready": False, "database": "unreachable"}
+        with self.db.transaction() as session:
+            oldest = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state == OutboxState.PENDING))
+            dead = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.DEAD))
+        stuck = oldest is not None and self.clock.now() - oldest > STUCK_AFTER
+        return {"ready": not stuck, "database": "ok", "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
+
+    def serve(self, host: str = "0.0.0.0") -> None:
+        """Run until interrupted: the outbox worker, Socket Mode if configured, and the HTTP server."""
+        from waitress import create_server
+
+        self.deliverer.start()
+        if self.settings.app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self._socket_mode = SocketModeHandler(self.bolt, self.settings.app_token)
+            self._socket_mode.connect()
+            log.info("connected to Slack in Socket Mode")
+        server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
+                               max_request_body_size=MAX_BODY, ident="handoff")
+        log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
+        try:
+            server.run()
+        finally:
+            server.close()
+            self.close()
+
+    def close(self) -> None:
+        if self._socket_mode is not None:
+            threading.Thread(target=self._socket_mode.close, daemon=True).start()
+        self.deliverer.stop()
+        self.db.dispose()

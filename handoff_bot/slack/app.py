@@ -1,0 +1,52 @@
+"""The Bolt app: verification and routing are Bolt's; listeners are registered here, explicitly."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from handoff_bot.i18n import translator
+from handoff_bot.slack.context import SlackContext
+from handoff_bot.slack.listeners import actions, commands, events, views
+
+log = logging.getLogger(__name__)
+
+
+def build_app(ctx: SlackContext, client: WebClient, signing_secret: str) -> App:
+    """A Bolt app answering commands, buttons, modals and events.
+
+    Args:
+        ctx: database, clock, profiles and outbox worker the listeners use.
+        client: the Web API client (its `base_url` may point at a stand-in).
+        signing_secret: verifies every HTTP request (Bolt answers 401 to a bad or stale signature).
+    """
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+        log.error("request failed (%s)", body.get("type") or body.get("command"), exc_info=error)
+        text = translator(ctx.directory.locale(user_id) if user_id else None).gettext(
+            "Something went wrong on our side and nothing was changed. Please try again in a moment.")
+        if body.get("type") == "view_submission":
+            inputs = [b["block_id"] for b in (body.get("view") or {}).get("blocks", []) if b.get("type") == "input"]
+            if not inputs:
+                return BoltResponse(status=200, body="")
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": {inputs[0]: text}})
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+
+    commands.register(app, ctx)
+    actions.register(app, ctx)
+    views.register(app, ctx)
+    events.register(app, ctx)
+    return app
+

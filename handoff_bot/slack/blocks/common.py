@@ -1,0 +1,101 @@
+"""Small Block Kit pieces and the one place user text is escaped for mrkdwn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Block = dict[str, Any]
+
+
+def esc(text: str | None) -> str:
+    """Escape user text for mrkdwn so `<!channel>`, `<@U…>` and `<url|label>` stay plain text."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote(text: str | None) -> str:
+    """User text as a mrkdwn block quote, escaped."""
+    return "\n".join("&gt; " + line for line in esc(text).split("\n"))
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "plain_text", "text": cut(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": cut(text, 3000)}
+
+
+def section(text: str, **extra: Any) -> Block:
+    return {"type": "section", "text": mrkdwn(text), **extra}
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(
+    text: str, action_id: str, value: str, *, style: str | None = None, confirm: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "text": plain(text, 75), "action_id": action_id, "value": value}
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def actions(block_id: str, *elements: dict[str, Any]) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def option(text: str, value: str, description: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"text": plain(text, 75), "value": value}
+    if description:
+        item["description"] = plain(description, 75)
+    return item
+
+
+def input_block(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input", "block_id": block_id, "label": plain(label, 2000),
+        "element": element, "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def text_input(
+    *, multiline: bool = False, max_length: int = 3000, initial: str | None = None, placeholder: str | None = None
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input", "action_id": "value", "multiline": multiline, "max_length": max_length,
+    }
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def modal(
+    callback_id: str, title: str, blocks: list[Block], *, submit: str | None, close: str, metadata: str = ""
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal", "callback_id": callback_id, "title": plain(title, 24),
+        "close": plain(close, 24), "blocks": blocks[:100], "private_metadata": metadata,
+    }
+    if submit:
+        view["submit"] = plain(submit, 24)
+    return view

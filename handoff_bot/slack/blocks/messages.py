@@ -1,0 +1,291 @@
+"""Block Kit for every message the bot posts about a handoff.
+
+Each message is rendered from the handoff's current state, so re-rendering a posted message
+and sending it with `chat.update` keeps it true: buttons appear only while they can act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from handoff_bot.handoffs.models import Handoff, HandoffState, Question, UnderstandingRound, Verdict
+from handoff_bot.i18n import Translator
+from handoff_bot.outbox.models import NoticeKind
+from handoff_bot.slack.blocks import labels
+from handoff_bot.slack.blocks.common import Block, actions, button, context, cut, esc, quote, section
+from handoff_bot.slack.ids import ActionId, BlockId
+
+S = HandoffState
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[Block]
+
+
+@dataclass
+class Facts:
+    """What a message about a handoff may show, loaded by the caller in one transaction."""
+
+    handoff: Handoff
+    rounds: Sequence[UnderstandingRound] = ()
+    questions: Sequence[Question] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def round(self, number: int) -> UnderstandingRound | None:
+        return next((r for r in self.rounds if r.number == number), None)
+
+    def question(self, question_id: int) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+
+def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> list[Block]:
+    """Title, details, who and when, key points, the standard and the current status."""
+    _ = tr.gettext
+    h = facts.handoff
+    from_part = esc(h.from_department.name) if h.from_department else _("no department")
+    fields = [
+        _("*From*\n<@{requester}> ({department})", requester=h.requester_id, department=from_part),
+        _("*To*\n{who} ({department})", department=esc(h.to_department.name),
+          who=f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned")),
+        _("*Due*\n{date}", date=h.due_date.isoformat() if h.due_date else _("no due date")),
+        _("*Priority*\n{priority}", priority=labels.priority(tr, h.priority)),
+    ]
+    blocks: list[Block] = [
+        section(f"*{esc(h.title)}*" + (f"\n{esc(cut(h.details, 2900))}" if h.details else "")),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        section(_("*Key points*") + "\n" + "\n".join(f"{p.position}. {esc(p.text)}" for p in h.key_points)),
+    ]
+    if with_questions and facts.questions:
+        lines = []
+        for q in facts.questions[-5:]:
+            lines.append(_("*Q* ({kind}): {text}", kind=labels.question_kind(tr, q.kind), text=esc(cut(q.text, 250))))
+            if q.answer:
+                lines.append(_("*A*: {text}", text=esc(cut(q.answer, 250))))
+        blocks.append(section(_("*Questions and answers*") + "\n" + "\n".join(lines)))
+    blocks.append(context(
+        labels.relation(tr, h.relation), labels.standard(tr, h.standard),
+        _("Handoff #{id}", id=h.id),
+    ))
+    blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    return blocks
+
+
+def recipient_card(tr: Translator, facts: Facts) -> Message:
+    """The recipient's DM: the handoff and what they can do next."""
+    _ = tr.gettext
+    h = facts.handoff
+    value = str(h.id)
+    intro = _("<@{requester}> handed off work to you.", requester=h.requester_id)
+    if h.priority.value == "urgent":
+        intro = _(":rotating_light: Urgent: <@{requester}> handed off work to you.", requester=h.requester_id)
+    blocks = [section(intro), *_summary(tr, facts)]
+    buttons = []
+    if h.state in (S.SENT, S.CLARIFYING):
+        label = _("Confirm my understanding") if h.state is S.SENT else _("Restate again")
+        buttons.append(button(label, ActionId.CONFIRM_UNDERSTANDING, value, style="primary"))
+    if h.state is S.CONFIRMED:
+        buttons.append(button(_("Mark done"), ActionId.MARK_DONE, value, style="primary"))
+    if h.state in (S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED):
+        buttons.append(button(_("Ask a question"), ActionId.ASK, value))
+    if buttons:
+        blocks.append(actions(BlockId.ACTIONS, *buttons))
+    return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
+
+
+def intake_post(tr: Translator, facts: Facts) -> Message:
+    """The post in the department's intake channel, with *Claim* until someone takes it."""
+    _ = tr.gettext
+    h = facts.handoff
+    intro = _("<@{requester}> handed off work to {department}. Anyone in {department} can claim it.",
+              requester=h.requester_id, department=esc(h.to_department.name))
+    blocks = [section(intro), *_summary(tr, facts, with_questions=False)]
+    if h.state is S.SENT and h.recipient_id is None:
+        blocks.append(actions(BlockId.ACTIONS, button(_("Claim"), ActionId.CLAIM, str(h.id), style="primary")))
+    elif h.recipient_id:
+        blocks.append(context(_("Claimed by <@{user}>", user=h.recipient_id)))
+    return Message(_("New handoff for {department}: {title}", department=esc(h.to_department.name),
+                     title=esc(h.title)), blocks)
+
+
+def receipt(tr: Translator, facts: Facts) -> Message:
+    """The requester's copy: what was sent, to whom, under which standard, with *Cancel* while open."""
+    _ = tr.gettext
+    h = facts.handoff
+    if h.recipient_id:
+        intro = _("You handed off *{title}* to <@{recipient}> in {department}.",
+                  title=esc(h.title), recipient=h.recipient_id, department=esc(h.to_department.name))
+    else:
+        intro = _("You handed off *{title}* to {department}; it was posted in <#{channel}> for someone to claim.",
+                  title=esc(h.title), department=esc(h.to_department.name), channel=h.to_department.intake_channel)
+    blocks = [section(intro), *_summary(tr, facts)]
+    if h.is_open:
+        confirm = {
+            "title": {"type": "plain_text", "text": _("Cancel this handoff?")},
+            "text": {"type": "mrkdwn", "text": _("The recipient is told it is no longer needed.")},
+            "confirm": {"type": "plain_text", "text": _("Cancel handoff")},
+            "deny": {"type": "plain_text", "text": _("Keep it")},
+            "style": "danger",
+        }
+        blocks.append(actions(BlockId.ACTIONS, button(_("Cancel"), ActionId.CANCEL, str(h.id),
+                                                      style="danger", confirm=confirm)))
+    return Message(_("You handed off: {title}", title=esc(h.title)), blocks)
+
+
+def review(tr: Translator, facts: Facts) -> Message:
+    """To the requester: each key point beside the recipient's restatement, to accept or clarify."""
+    _ = tr.gettext
+    h = facts.handoff
+    number = int(facts.params["round"])
+    rnd = facts.round(number)
+    blocks: list[Block] = [section(_(
+        "<@{recipient}> restated the key points of *{title}* in their own words (round {round}). "
+        "Is that what you meant?", recipient=h.recipient_id, title=esc(h.title), round=number))]
+    restatements = rnd.restatements if rnd else []
+    for point, restated in zip(h.key_points, restatements, strict=False):
+        blocks.append(section(
+            _("*{number}. {point}*", number=point.position, point=esc(point.text)) + "\n" + quote(cut(restated, 2500))
+        ))
+    if h.state is S.RESTATED and h.rounds == number:
+        value = f"{h.id}:{number}"
+        blocks.append(actions(
+            BlockId.ACTIONS,
+            button(_("That's right"), ActionId.ACCEPT, value, style="primary"),
+            button(_("Clarify"), ActionId.CLARIFY, value),
+        ))
+    elif rnd is not None and rnd.verdict is Verdict.ACCEPTED:
+        blocks.append(context(_(":white_check_mark: You confirmed this understanding.")))
+    elif rnd is not None and rnd.verdict is Verdict.CLARIFY:
+        blocks.append(context(_("You asked for a clarification:") + " " + esc(cut(rnd.clarification or "", 2000))))
+    else:
+        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    return Message(_("<@{recipient}> restated your key points for {title}", recipient=h.recipient_id,
+                     title=esc(h.title)), blocks)
+
+
+def clarification(tr: Translator, facts: Facts) -> Message:
+    """To the recipient: what the requester says differs, and a button to restate again."""
+    _ = tr.gettext
+    h = facts.handoff
+    number = int(facts.params["round"])
+    rnd = facts.round(number)
+    blocks = [
+        section(_("<@{requester}> says your understanding of *{title}* differs (round {round}):",
+                  requester=h.requester_id, title=esc(h.title), round=number)),
+        section(quote(cut(rnd.clarification if rnd and rnd.clarification else "", 2800))),
+    ]
+    if h.state is S.CLARIFYING and h.rounds == number:
+        blocks.append(actions(BlockId.ACTIONS, button(_("Restate again"), ActionId.CONFIRM_UNDERSTANDING,
+                                                      str(h.id), style="primary")))
+    else:
+        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    return Message(_("<@{requester}> clarified {title}", requester=h.requester_id, title=esc(h.title)), blocks)
+
+
+def confirmed(tr: Translator, facts: Facts) -> Message:
+    """To the recipient: the requester agrees with their understanding; the work can start."""
+    _ = tr.gettext
+    h = facts.handoff
+    blocks = [section(_(
+        ":white_check_mark: <@{requester}> confirmed your understanding of *{title}*. "
+        "Press *Mark done* when the work is finished.", requester=h.requester_id, title=esc(h.title)))]
+    if h.state is S.CONFIRMED:
+        blocks.append(actions(BlockId.ACTIONS, button(_("Mark done"), ActionId.MARK_DONE, str(h.id), style="primary")))
+    else:
+        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    return Message(_("<@{requester}> confirmed your understanding of {title}", requester=h.requester_id,
+                     title=esc(h.title)), blocks)
+
+
+def question(tr: Translator, facts: Facts) -> Message:
+    """To the requester: a question from the recipient, with *Answer* until answered."""
+    _ = tr.gettext
+    h = facts.handoff
+    q = facts.question(int(facts.params["question"]))
+    assert q is not None
+    blocks = [
+        section(_("<@{asker}> asks about *{title}* ({kind}):", asker=q.asked_by, title=esc(h.title),
+                  kind=labels.question_kind(tr, q.kind))),
+        section(quote(cut(q.text, 2800))),
+    ]
+    if q.answer:
+        blocks.append(section(_("*Your answer*") + "\n" + quote(cut(q.answer, 2800))))
+    elif h.is_open:
+        blocks.append(actions(BlockId.ACTIONS, button(_("Answer"), ActionId.ANSWER, str(q.id), style="primary")))
+    else:
+        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    return Message(_("<@{asker}> asks about {title}", asker=q.asked_by, title=esc(h.title)), blocks)
+
+
+def answer(tr: Translator, facts: Facts) -> Message:
+    """To the recipient: the requester's answer to their question."""
+    _ = tr.gettext
+    h = facts.handoff
+    q = facts.question(int(facts.params["question"]))
+    assert q is not None
+    blocks = [
+        section(_("<@{requester}> answered your question about *{title}*:", requester=h.requester_id,
+                  title=esc(h.title))),
+        section(_("*Q*: {text}", text=esc(cut(q.text, 1000))) + "\n" + quote(cut(q.answer or "", 1800))),
+    ]
+    return Message(_("<@{requester}> answered your question about {title}", requester=h.requester_id,
+                     title=esc(h.title)), blocks)
+
+
+def rating_request(tr: Translator, facts: Facts) -> Message:
+    """To the requester: the work is done; rate it 1–5."""
+    _ = tr.gettext
+    h = facts.handoff
+    blocks = [section(_("<@{recipient}> marked *{title}* done. How well was it handled?",
+                        recipient=h.recipient_id, title=esc(h.title)))]
+    if h.state is S.DONE:
+        blocks.append(actions(BlockId.ACTIONS, button(_("Rate it"), ActionId.RATE, str(h.id), style="primary")))
+    elif h.rating:
+        blocks.append(context(_("You rated it {stars} {rating}/5", stars=labels.stars(h.rating), rating=h.rating)))
+    return Message(_("<@{recipient}> marked {title} done", recipient=h.recipient_id, title=esc(h.title)), blocks)
+
+
+def rated(tr: Translator, facts: Facts) -> Message:
+    """To the recipient: how the requester rated the result."""
+    _ = tr.gettext
+    h = facts.handoff
+    rating = h.rating or 0
+    blocks = [section(_("<@{requester}> rated *{title}* {stars} {rating}/5", requester=h.requester_id,
+                        title=esc(h.title), stars=labels.stars(rating), rating=rating))]
+    if h.rating_comment:
+        blocks.append(section(quote(cut(h.rating_comment, 2800))))
+    return Message(_("<@{requester}> rated {title} {rating}/5", requester=h.requester_id, title=esc(h.title),
+                     rating=rating), blocks)
+
+
+def cancelled(tr: Translator, facts: Facts) -> Message:
+    """To the recipient: the requester no longer needs the work."""
+    _ = tr.gettext
+    h = facts.handoff
+    text = _("<@{requester}> cancelled *{title}*; nothing more is needed.", requester=h.requester_id,
+             title=esc(h.title))
+    return Message(_("<@{requester}> cancelled {title}", requester=h.requester_id, title=esc(h.title)),
+                   [section(text)])
+
+
+RENDERERS = {
+    NoticeKind.RECIPIENT_CARD: recipient_card,
+    NoticeKind.INTAKE_POST: intake_post,
+    NoticeKind.RECEIPT: receipt,
+    NoticeKind.REVIEW: review,
+    NoticeKind.CLARIFICATION: clarification,
+    NoticeKind.CONFIRMED: confirmed,
+    NoticeKind.QUESTION: question,
+    NoticeKind.ANSWER: answer,
+    NoticeKind.RATING_REQUEST: rating_request,
+    NoticeKind.RATED: rated,
+    NoticeKind.CANCELLED: cancelled,
+}
+
+
+def render(kind: NoticeKind, tr: Translator, facts: Facts) -> Message:
+    """The message for a notice about a handoff, as it should look now."""
+    return RENDERERS[kind](tr, facts)

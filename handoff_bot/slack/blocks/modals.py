@@ -1,0 +1,158 @@
+"""The modals: new handoff, restate, clarify, ask, answer and rate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from handoff_bot.departments.models import Department
+from handoff_bot.handoffs.models import Handoff, Priority, Question, QuestionKind, Relationship
+from handoff_bot.handoffs.service import DETAILS_MAX, KEY_POINT_MAX, TITLE_MAX
+from handoff_bot.i18n import Translator
+from handoff_bot.slack.blocks import labels
+from handoff_bot.slack.blocks.common import (
+    Block,
+    context,
+    cut,
+    esc,
+    input_block,
+    modal,
+    option,
+    plain,
+    quote,
+    section,
+    text_input,
+)
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+
+
+def metadata(**values: Any) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
+def _radio(options: list[dict[str, Any]], initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "radio_buttons", "action_id": ActionId.INPUT, "options": options}
+    if initial is not None:
+        element["initial_option"] = next(o for o in options if o["value"] == initial)
+    return element
+
+
+def _department_select(tr: Translator, departments: Sequence[Department]) -> dict[str, Any]:
+    return {
+        "type": "static_select", "action_id": ActionId.INPUT,
+        "placeholder": plain(tr.gettext("Choose a department"), 150),
+        "options": [option(d.name, str(d.id)) for d in departments[:100]],
+    }
+
+
+def new_handoff(
+    tr: Translator,
+    departments: Sequence[Department],
+    *,
+    own_departments: Sequence[Department] = (),
+    title: str = "",
+    recipient_id: str | None = None,
+    channel_id: str | None = None,
+) -> dict[str, Any]:
+    """The form `/handoff` opens. `own_departments` (when several) adds a *From department* choice."""
+    _ = tr.gettext
+    recipient: dict[str, Any] = {"type": "users_select", "action_id": ActionId.INPUT,
+                                 "placeholder": plain(_("Anyone in the department"), 150)}
+    if recipient_id:
+        recipient["initial_user"] = recipient_id
+    blocks: list[Block] = [
+        input_block(BlockId.DEPARTMENT, _("To department"), _department_select(tr, departments)),
+        input_block(BlockId.RECIPIENT, _("To person"), recipient, optional=True,
+                    hint=_("Leave empty to post it in the department's intake channel for anyone to claim.")),
+        input_block(BlockId.TITLE, _("Title"), text_input(max_length=TITLE_MAX, initial=title,
+                                                          placeholder=_("What do you need?"))),
+        input_block(BlockId.DETAILS, _("Details"), text_input(multiline=True, max_length=DETAILS_MAX),
+                    optional=True),
+        input_block(BlockId.KEY_POINTS, _("Key points, one per line"),
+                    text_input(multiline=True, max_length=3000,
+                               placeholder=_("What must the recipient get right?")),
+                    optional=True,
+                    hint=_("Up to 10 lines of at most {limit} characters. The recipient restates each one "
+                           "in their own words. Empty: the title is the key point.", limit=KEY_POINT_MAX)),
+        input_block(BlockId.DUE_DATE, _("Due date"), {"type": "datepicker", "action_id": ActionId.INPUT},
+                    optional=True),
+        input_block(BlockId.RELATION, _("Relationship"), _radio(
+            [option(labels.relation(tr, r), r.value) for r in Relationship], Relationship.FUNCTIONAL.value)),
+        input_block(BlockId.PRIORITY, _("Priority"), _radio(
+            [option(labels.priority(tr, p), p.value) for p in Priority], Priority.NORMAL.value)),
+    ]
+    if len(own_departments) > 1:
+        blocks.insert(0, input_block(BlockId.FROM_DEPARTMENT, _("From department"),
+                                     _department_select(tr, own_departments)))
+    return modal(CallbackId.NEW, _("New handoff"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(channel=channel_id) if channel_id else "")
+
+
+def restate(tr: Translator, handoff: Handoff, clarification: str | None) -> dict[str, Any]:
+    """One input per key point: the recipient's own words."""
+    _ = tr.gettext
+    blocks: list[Block] = [section(_(
+        "*{title}* from <@{requester}>. Restate each key point in your own words, so you both know "
+        "you mean the same thing.", title=esc(handoff.title), requester=handoff.requester_id))]
+    if clarification:
+        blocks.append(section(_("*<@{requester}> clarified:*", requester=handoff.requester_id) + "\n"
+                              + quote(cut(clarification, 2500))))
+    for point in handoff.key_points:
+        blocks.append(input_block(
+            BlockId.point(point.position), f"{point.position}. {point.text}",
+            text_input(multiline=True, max_length=DETAILS_MAX, placeholder=_("In your own words")),
+        ))
+    return modal(CallbackId.RESTATE, _("Confirm understanding"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id, r=handoff.rounds, n=len(handoff.key_points)))
+
+
+def clarify(tr: Translator, handoff: Handoff, round_number: int) -> dict[str, Any]:
+    _ = tr.gettext
+    blocks = [
+        section(_("Tell <@{recipient}> what differs from what you meant. They will restate again.",
+                  recipient=handoff.recipient_id)),
+        input_block(BlockId.CLARIFICATION, _("What differs"), text_input(multiline=True, max_length=DETAILS_MAX)),
+    ]
+    return modal(CallbackId.CLARIFY, _("Clarify"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id, r=round_number))
+
+
+def ask(tr: Translator, handoff: Handoff) -> dict[str, Any]:
+    _ = tr.gettext
+    kinds = [option(labels.question_kind(tr, k), k.value, labels.question_kind_hint(tr, k)) for k in QuestionKind]
+    blocks = [
+        section(_("A question to <@{requester}> about *{title}*.", requester=handoff.requester_id,
+                  title=esc(handoff.title))),
+        input_block(BlockId.QUESTION_KIND, _("Kind of question"), _radio(kinds, QuestionKind.OPEN.value)),
+        input_block(BlockId.QUESTION, _("Your question"), text_input(multiline=True, max_length=DETAILS_MAX)),
+    ]
+    return modal(CallbackId.ASK, _("Ask a question"), blocks, submit=_("Ask"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id))
+
+
+def answer(tr: Translator, handoff: Handoff, question: Question) -> dict[str, Any]:
+    _ = tr.gettext
+    blocks = [
+        section(_("<@{asker}> asks about *{title}* ({kind}):", asker=question.asked_by, title=esc(handoff.title),
+                  kind=labels.question_kind(tr, question.kind)) + "\n" + quote(cut(question.text, 2500))),
+        input_block(BlockId.ANSWER, _("Your answer"), text_input(multiline=True, max_length=DETAILS_MAX)),
+    ]
+    return modal(CallbackId.ANSWER, _("Answer"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(q=question.id))
+
+
+def rate(tr: Translator, handoff: Handoff) -> dict[str, Any]:
+    _ = tr.gettext
+    ratings = [option(f"{labels.stars(n)} {n}", str(n)) for n in range(5, 0, -1)]
+    blocks = [
+        section(_("How well did <@{recipient}> handle *{title}*?", recipient=handoff.recipient_id,
+                  title=esc(handoff.title))),
+        input_block(BlockId.RATING, _("Rating"), _radio(ratings)),
+        input_block(BlockId.COMMENT, _("Comment"), text_input(multiline=True, max_length=DETAILS_MAX),
+                    optional=True),
+        context(_("Your rating and comment are shared with <@{recipient}> and their manager.",
+                  recipient=handoff.recipient_id)),
+    ]
+    return modal(CallbackId.RATE, _("Rate the handoff"), blocks, submit=_("Rate"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id))

@@ -1,0 +1,107 @@
+"""Short answers: refusals, form errors, help and the list of open handoffs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from handoff_bot.handoffs.lifecycle import ActionRefused, Refusal
+from handoff_bot.handoffs.models import Handoff
+from handoff_bot.handoffs.service import FieldError
+from handoff_bot.i18n import Translator
+from handoff_bot.slack.blocks import labels
+from handoff_bot.slack.blocks.common import Block, context, esc, section
+
+
+def refusal(tr: Translator, error: ActionRefused) -> str:
+    """Why a click or submission changed nothing, in one sentence (mrkdwn)."""
+    _ = tr.gettext
+    h = error.handoff
+    kind = error.refusal
+    if h is None or kind is Refusal.NOT_FOUND:
+        return _("This handoff no longer exists.")
+    if kind is Refusal.NOT_REQUESTER:
+        return _("Only <@{requester}>, who asked for this handoff, can do that.", requester=h.requester_id)
+    if kind is Refusal.NOT_RECIPIENT:
+        return _("Only <@{recipient}>, who is handling this handoff, can do that.", recipient=h.recipient_id)
+    if kind is Refusal.NOT_MEMBER:
+        return _("Only members of {department} can claim this handoff.", department=esc(h.to_department.name))
+    if kind is Refusal.OWN_HANDOFF:
+        return _("You asked for this handoff; someone in {department} has to claim it.",
+                 department=esc(h.to_department.name))
+    if kind is Refusal.UNCLAIMED:
+        return _("Nobody has claimed this handoff yet.")
+    if kind is Refusal.ALREADY_CLAIMED:
+        return _("<@{recipient}> already claimed this handoff.", recipient=h.recipient_id)
+    if kind is Refusal.STALE:
+        return _("This was already answered or replaced by a newer one. Now: {status}.",
+                 status=labels.status(tr, h))
+    return _("Nothing to do here any more. Now: {status}.", status=labels.status(tr, h))
+
+
+def refusal_text(tr: Translator, code: str, handoff: Handoff | None) -> str:
+    """`refusal` for a refusal stored by its code (as in the outbox)."""
+    return refusal(tr, ActionRefused(Refusal(code), handoff))
+
+
+def field_error(tr: Translator, error: FieldError) -> str:
+    """The message shown under a form field (plain text)."""
+    _ = tr.gettext
+    p = error.params
+    department = p.get("department", "")
+    messages = {
+        "required": lambda: _("Please fill this in."),
+        "unknown": lambda: _("This department no longer exists; pick another one."),
+        "too_long": lambda: _("Too long: {length} characters, the limit is {limit}.", **p),
+        "too_many": lambda: _("{count} key points; at most {limit}, one per line.", **p),
+        "point_too_long": lambda: _("Key point {number} is longer than {limit} characters.", **p),
+        "self": lambda: _("You can't hand work off to yourself."),
+        "unknown_user": lambda: _("Slack does not know this user."),
+        "bot": lambda: _("That is a bot; pick a person."),
+        "deactivated": lambda: _("This person's account is deactivated."),
+        "not_in_department": lambda: _(
+            "This person is not in {department}. Pick someone who is, or leave it empty to post "
+            "to the department's intake channel.", department=department),
+        "no_intake": lambda: _("{department} has no intake channel, so please pick a person.",
+                               department=department),
+        "past": lambda: _("The due date is in the past."),
+        "not_yours": lambda: _("You are not in this department."),
+        "stale_form": lambda: _("The key points have changed; close this form and open it again."),
+    }
+    return messages[error.code]() if error.code in messages else error.code
+
+
+def help_blocks(tr: Translator) -> list[Block]:
+    _ = tr.gettext
+    return [
+        section(_("*Handoff* passes work to another department and makes sure it was understood.")),
+        section(_(
+            "`/handoff` opens the form: the department, optionally a person, the title, the key points "
+            "(one per line), a due date.\n"
+            "`/handoff Prepare the Q3 invoice @alice` opens it with the title and person filled in.\n"
+            "`/handoff list` shows your open handoffs, both ways.\n"
+            "`/handoff help` shows this.")),
+        context(_(
+            "The recipient restates the key points in their own words; you accept or clarify until you "
+            "agree. Then they do the work, mark it done, and you rate it.")),
+    ]
+
+
+def list_blocks(tr: Translator, incoming: Sequence[Handoff], outgoing: Sequence[Handoff]) -> list[Block]:
+    _ = tr.gettext
+
+    def line(h: Handoff) -> str:
+        due = _(", due {date}", date=h.due_date.isoformat()) if h.due_date else ""
+        return _("• #{id} *{title}*{due}: {status}", id=h.id, title=esc(h.title), due=due,
+                 status=labels.status(tr, h))
+
+    blocks: list[Block] = []
+    if not incoming and not outgoing:
+        return [section(_("You have no open handoffs. Type `/handoff` to start one."))]
+    if incoming:
+        blocks.append(section(_("*Waiting on you*") + "\n" + "\n".join(line(h) for h in incoming[:10])))
+    if outgoing:
+        blocks.append(section(_("*You asked for*") + "\n" + "\n".join(line(h) for h in outgoing[:10])))
+    hidden = max(0, len(incoming) - 10) + max(0, len(outgoing) - 10)
+    if hidden:
+        blocks.append(context(tr.ngettext("and {n} more", "and {n} more", hidden)))
+    return blocks

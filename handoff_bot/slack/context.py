@@ -1,0 +1,82 @@
+"""What listeners need: the database, the clock, people's profiles and the outbox worker."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from handoff_bot.clock import Clock
+from handoff_bot.db import Database
+from handoff_bot.handoffs.lifecycle import ActionRefused
+from handoff_bot.i18n import Translator, translator
+from handoff_bot.outbox.models import NoticeKind
+from handoff_bot.outbox.service import enqueue
+from handoff_bot.slack.delivery import Deliverer
+from handoff_bot.slack.users import SlackDirectory
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass
+class SlackContext:
+    db: Database
+    clock: Clock
+    directory: SlackDirectory
+    deliverer: Deliverer
+
+    def tr(self, user_id: str) -> Translator:
+        """The translator for a user's Slack locale."""
+        return translator(self.directory.locale(user_id))
+
+    def run(self, work: Callable[[Session], T], attempts: int = 3) -> T:
+        """Run `work` in one transaction, again if another request changed the same rows meanwhile.
+
+        Notices it queued are delivered right after the commit.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.db.transaction() as session:
+                    result = work(session)
+                self.deliverer.wake()
+                return result
+            except (StaleDataError, OperationalError) as error:
+                if attempt == attempts:
+                    raise
+                log.info("retrying after a concurrent change: %s", type(error).__name__)
+        raise AssertionError("unreachable")
+
+    def tell(self, user_id: str, refusal: ActionRefused, channel_id: str | None) -> None:
+        """Queue a short answer only `user_id` sees (ephemeral in `channel_id`, else a DM)."""
+        handoff_id = refusal.handoff.id if refusal.handoff is not None else None
+        self.run(lambda session: enqueue(
+            session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), handoff_id=handoff_id,
+            refusal=refusal.refusal.value, channel=channel_id,
+        ))
+
+    def say(self, user_id: str, message: str, channel_id: str | None) -> None:
+        """Queue a short answer only `user_id` sees; `message` is an untranslated msgid (see `N_`)."""
+        self.run(lambda session: enqueue(
+            session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), text=message, channel=channel_id,
+        ))
+
+    def plain_mentions(self, text: str) -> str:
+        """Mentions as `@Name`, for plain-text places such as form errors."""
+        def name(match: re.Match[str]) -> str:
+            profile = self.directory.profile(match.group(1))
+            return "@" + (profile.name if profile else match.group(1))
+        return MENTION.sub(name, text).replace("*", "").replace("&lt;", "<").replace("&gt;", ">").replace(
+            "&amp;", "&")
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel a clicked message is in, if the click came from a message."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

@@ -1,0 +1,342 @@
+"""The outbox worker: renders queued notices and delivers them to Slack, durably.
+
+A notice is claimed with a conditional UPDATE (safe with several processes), rendered from the
+handoff's current state, sent outside any transaction, then recorded. `429` waits for
+`Retry-After`; 5xx, timeouts and connection errors back off with jitter; after `max_attempts`
+(or at once for errors Slack will repeat forever) the notice is dead and `outbox list` shows it.
+Notices of one handoff go out in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from handoff_bot.clock import Clock
+from handoff_bot.db import Database
+from handoff_bot.handoffs import service as handoffs
+from handoff_bot.handoffs.models import Handoff
+from handoff_bot.i18n import translator
+from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
+from handoff_bot.people import Directory
+from handoff_bot.slack.blocks.home import home_view
+from handoff_bot.slack.blocks.messages import Facts, Message, render
+from handoff_bot.slack.blocks.replies import refusal_text
+
+log = logging.getLogger(__name__)
+
+# Slack errors that will not go away by trying again.
+PERMANENT = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_not_visible",
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "cant_update_message",
+    "account_inactive", "invalid_auth", "not_authed", "token_revoked", "missing_scope", "restricted_action",
+    "user_disabled", "cannot_dm_bot", "messages_tab_disabled",
+})
+# chat.update of a message that is gone: nothing left to keep true.
+GONE = frozenset({"message_not_found", "channel_not_found", "is_archived"})
+GONE_HASH = "gone"
+
+
+def _is_user(target: str) -> bool:
+    return target[:1] in ("U", "W")
+
+
+@dataclass
+class _Call:
+    method: str
+    args: dict[str, Any]
+    record: SlackMessage | None = None        # existing message being updated
+    new_record: dict[str, Any] | None = None  # a message to remember once posted
+    content_hash: str = ""
+
+
+@dataclass
+class _Plan:
+    calls: list[_Call] = field(default_factory=list)
+
+
+def _hash(message: Message) -> str:
+    return hashlib.sha256(json.dumps([message.text, message.blocks], sort_keys=True).encode()).hexdigest()
+
+
+class Deliverer:
+    """Delivers the outbox: `drain()` once, or `start()` a background thread woken by `wake()`."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: WebClient,
+        directory: Directory,
+        clock: Clock,
+        *,
+        max_attempts: int = 8,
+        lease: timedelta = timedelta(seconds=60),
+        poll_seconds: float = 1.0,
+        batch: int = 50,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.directory = directory
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- running ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Deliver soon: something was just queued."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.drain()
+            except Exception:
+                log.exception("outbox pass failed")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def drain(self, max_rounds: int = 100) -> int:
+        """Deliver every notice that is due now; returns how many were sent."""
+        sent = 0
+        for _ in range(max_rounds):
+            ids = self._due()
+            if not ids:
+                break
+            progressed = False
+            for message_id in ids:
+                if self._claim(message_id):
+                    progressed = True
+                    sent += self._deliver(message_id)
+            if not progressed:
+                break
+        return sent
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def _due(self) -> list[int]:
+        now = self.clock.now()
+        earlier = aliased(OutboxMessage)
+        ready = or_(
+            and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until < now),
+        )
+        blocked = exists().where(
+            earlier.handoff_id == OutboxMessage.handoff_id,
+            earlier.id < OutboxMessage.id,
+            earlier.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+        with self.db.transaction() as session:
+            return list(session.scalars(
+                select(OutboxMessage.id).where(ready, ~blocked).order_by(OutboxMessage.id).limit(self.batch)
+            ))
+
+    def _claim(self, message_id: int) -> bool:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    or_(
+                        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+                        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until < now),
+                    ),
+                )
+                .values(state=OutboxState.SENDING, lease_until=now + self.lease,
+                        attempts=OutboxMessage.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def _deliver(self, message_id: int) -> int:
+        with self.db.transaction() as session:
+            people = self._people(session, message_id)
+        # Looked up outside any transaction: a lookup may call Slack and write the cache.
+        locales = {u: p.locale if (p := self.directory.profile(u)) else None for u in people}
+        with self.db.transaction() as session:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            plan = self._plan(session, message, locales)
+        done: list[tuple[_Call, dict[str, Any]]] = []
+        try:
+            for call in plan.calls:
+                response = self.client.api_call(call.method, json=call.args)
+                done.append((call, response.data if isinstance(response.data, dict) else {}))
+        except SlackApiError as error:
+            self._record(message_id, done)
+            code = error.response.get("error", "") if isinstance(error.response.data, dict) else ""
+            if error.response.status_code == 429:
+                retry_after = int(error.response.headers.get("Retry-After", error.response.headers.get(
+                    "retry-after", 1)) or 1)
+                self._retry(message_id, f"ratelimited, retry after {retry_after}s", timedelta(seconds=retry_after),
+                            counts=False)
+            elif error.response.status_code >= 500:
+                self._retry(message_id, f"HTTP {error.response.status_code}", None)
+            elif code in GONE and plan.calls and plan.calls[len(done)].method == "chat.update":
+                self._forget(plan.calls[len(done)])
+                self._retry(message_id, code, timedelta(0), counts=False)
+            elif code in PERMANENT:
+                self._dead(message_id, code)
+            else:
+                self._retry(message_id, code or str(error), None)
+            return 0
+        except OSError as error:  # timeouts, refused connections, DNS
+            self._record(message_id, done)
+            self._retry(message_id, f"{type(error).__name__}: {error}", None)
+            return 0
+        self._record(message_id, done, sent=True)
+        return 1
+
+    @staticmethod
+    def _people(session: Session, message_id: int) -> set[str]:
+        """The users whose language the delivery of a notice may need."""
+        message = session.get(OutboxMessage, message_id)
+        assert message is not None
+        people = {message.target}
+        handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
+        if handoff is not None:
+            people.add(handoff.requester_id)
+            if message.kind is NoticeKind.REFRESH:
+                people.update(session.scalars(select(SlackMessage.target).where(
+                    SlackMessage.handoff_id == handoff.id)))
+        return {p for p in people if _is_user(p)}
+
+    def _plan(self, session: Session, message: OutboxMessage, locales: dict[str, str | None]) -> _Plan:
+        """The Slack calls that deliver `message`, rendered from the current state."""
+        plan = _Plan()
+        tr = translator(locales.get(message.target))
+        if message.kind is NoticeKind.EPHEMERAL:
+            plan.calls.append(self._ephemeral(session, message, tr))
+            return plan
+        if message.kind is NoticeKind.HOME:
+            incoming, outgoing = handoffs.open_for(session, message.target)
+            plan.calls.append(_Call("views.publish", {
+                "user_id": message.target, "view": home_view(tr, incoming, outgoing)}))
+            return plan
+        handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
+        if handoff is None:
+            return plan
+        facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id))
+        if message.kind is NoticeKind.REFRESH:
+            records = session.scalars(
+                select(SlackMessage)
+                .where(SlackMessage.handoff_id == handoff.id, SlackMessage.content_hash != GONE_HASH)
+                .order_by(SlackMessage.id)
+            )
+            for record in records:
+                facts.params = record.params
+                locale = locales.get(record.target) or locales.get(handoff.requester_id)
+                rendered = render(record.kind, translator(locale), facts)
+                digest = _hash(rendered)
+                if digest != record.content_hash:
+                    plan.calls.append(_Call("chat.update", {
+                        "channel": record.channel, "ts": record.ts, "text": rendered.text,
+                        "blocks": rendered.blocks,
+                    }, record=record, content_hash=digest))
+            return plan
+        facts.params = message.params
+        if not _is_user(message.target):
+            tr = translator(locales.get(handoff.requester_id))
+        rendered = render(message.kind, tr, facts)
+        plan.calls.append(_Call("chat.postMessage", {
+            "channel": message.target, "text": rendered.text, "blocks": rendered.blocks,
+            "unfurl_links": False, "unfurl_media": False,
+        }, new_record={"handoff_id": handoff.id, "kind": message.kind, "target": message.target,
+                       "params": message.params}, content_hash=_hash(rendered)))
+        return plan
+
+    def _ephemeral(self, session: Session, message: OutboxMessage, tr: Any) -> _Call:
+        params = message.params
+        handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
+        text = refusal_text(tr, params.get("refusal"), handoff) if params.get("refusal") else tr.gettext(
+            params.get("text", ""))
+        if params.get("channel"):
+            return _Call("chat.postEphemeral", {"channel": params["channel"], "user": message.target, "text": text})
+        return _Call("chat.postMessage", {"channel": message.target, "text": text})
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _record(self, message_id: int, done: list[tuple[_Call, dict[str, Any]]], *, sent: bool = False) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            for call, data in done:
+                if call.new_record is not None and data.get("ts"):
+                    session.add(SlackMessage(
+                        **call.new_record, channel=data.get("channel", call.args["channel"]), ts=data["ts"],
+                        content_hash=call.content_hash, posted_at=now,
+                    ))
+                elif call.record is not None:
+                    session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
+                                    .values(content_hash=call.content_hash))
+            if sent:
+                session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+                    state=OutboxState.SENT, sent_at=now, lease_until=None, last_error=None))
+
+    def _retry(self, message_id: int, reason: str, wait: timedelta | None, *, counts: bool = True) -> None:
+        with self.db.transaction() as session:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            if not counts:
+                message.attempts -= 1
+            if message.attempts >= self.max_attempts:
+                self._mark_dead(message, reason)
+                return
+            if wait is None:
+                base = min(2 ** message.attempts, 300)
+                wait = timedelta(seconds=base * random.uniform(0.5, 1.5))
+            message.state = OutboxState.PENDING
+            message.next_attempt_at = self.clock.now() + wait
+            message.lease_until = None
+            message.last_error = reason[:2000]
+            log.warning("outbox %s (%s) failed: %s; next try in %.1fs", message_id, message.kind, reason,
+                        wait.total_seconds(), extra={"handoff_id": message.handoff_id})
+
+    def _dead(self, message_id: int, reason: str) -> None:
+        with self.db.transaction() as session:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            self._mark_dead(message, reason)
+
+    @staticmethod
+    def _mark_dead(message: OutboxMessage, reason: str) -> None:
+        message.state = OutboxState.DEAD
+        message.lease_until = None
+        message.last_error = reason[:2000]
+        log.error("outbox %s (%s to %s) is dead: %s", message.id, message.kind, message.target, reason,
+                  extra={"handoff_id": message.handoff_id})
+
+    def _forget(self, call: _Call) -> None:
+        """A message that no longer exists in Slack is not updated again."""
+        if call.record is not None:
+            with self.db.transaction() as session:
+                session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
+                                .values(content_hash=GONE_HASH))

@@ -1,0 +1,51 @@
+"""Every Slack id the bot uses, shared by the Block Kit builders and the listeners."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ActionId(enum.StrEnum):
+    CLAIM = "handoff_claim"
+    CONFIRM_UNDERSTANDING = "handoff_confirm_understanding"
+    ASK = "handoff_ask"
+    ACCEPT = "handoff_accept"
+    CLARIFY = "handoff_clarify"
+    ANSWER = "handoff_answer"
+    MARK_DONE = "handoff_mark_done"
+    RATE = "handoff_rate"
+    CANCEL = "handoff_cancel"
+    INPUT = "value"  # the single element inside each input block
+
+
+class CallbackId(enum.StrEnum):
+    NEW = "handoff_new"
+    RESTATE = "handoff_restate"
+    CLARIFY = "handoff_clarify"
+    ASK = "handoff_ask"
+    ANSWER = "handoff_answer"
+    RATE = "handoff_rate"
+
+
+class BlockId(enum.StrEnum):
+    DEPARTMENT = "department"
+    RECIPIENT = "recipient"
+    TITLE = "title"
+    DETAILS = "details"
+    KEY_POINTS = "key_points"
+    DUE_DATE = "due_date"
+    RELATION = "relation"
+    PRIORITY = "priority"
+    FROM_DEPARTMENT = "from_department"
+    CLARIFICATION = "clarification"
+    QUESTION_KIND = "question_kind"
+    QUESTION = "question"
+    ANSWER = "answer"
+    RATING = "rating"
+    COMMENT = "comment"
+    ACTIONS = "actions"
+
+    @staticmethod
+    def point(number: int) -> str:
+        """The input block of the restatement of key point `number` (1-based)."""
+        return f"point_{number}"

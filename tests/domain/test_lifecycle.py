@@ -1,0 +1,171 @@
+"""The state machine: the table of allowed moves, who may make them, and the audit event each writes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from handoff_bot.clock import FakeClock
+from handoff_bot.db import Database
+from handoff_bot.handoffs import lifecycle
+from handoff_bot.handoffs.lifecycle import TRANSITIONS, Action, ActionRefused, Actor, Refusal
+from handoff_bot.handoffs.models import (
+    FINISHED_STATES,
+    OPEN_STATES,
+    Handoff,
+    HandoffEvent,
+    HandoffState,
+    Priority,
+    Relationship,
+)
+from tests.conftest import make_department
+
+S = HandoffState
+REQUESTER, RECIPIENT, MEMBER, OUTSIDER = "UREQ", "UREC", "UMEM", "UOUT"
+
+
+def _handoff(state: S = S.SENT, recipient: str | None = RECIPIENT) -> Handoff:
+    return Handoff(
+        id=1, requester_id=REQUESTER, recipient_id=recipient, to_department_id=1, title="t", state=state,
+        relation=Relationship.FUNCTIONAL, priority=Priority.NORMAL, standard={}, rounds=0,
+    )
+
+
+def _members(user_id: str) -> bool:
+    return user_id in (RECIPIENT, MEMBER)
+
+
+def _rightful(action: Action) -> str:
+    return {Actor.REQUESTER: REQUESTER, Actor.RECIPIENT: RECIPIENT, Actor.DEPARTMENT_MEMBER: MEMBER}[
+        TRANSITIONS[action].actor
+    ]
+
+
+def test_every_action_but_create_has_a_move() -> None:
+    assert set(TRANSITIONS) == set(Action) - {Action.CREATE}
+
+
+def test_finished_states_are_final() -> None:
+    for action, move in TRANSITIONS.items():
+        assert not move.from_states & FINISHED_STATES, action
+
+
+def test_the_lifecycle_reaches_every_state_it_declares() -> None:
+    reachable = {S.SENT}
+    while True:
+        more = {m.to_state or s for m in TRANSITIONS.values() for s in m.from_states & reachable} - reachable
+        if not more:
+            break
+        reachable |= more
+    assert reachable >= {S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED, S.DONE, S.RATED, S.CANCELLED}
+
+
+def test_cancel_is_possible_from_every_open_state_and_only_there() -> None:
+    assert TRANSITIONS[Action.CANCEL].from_states == OPEN_STATES
+
+
+@pytest.mark.parametrize("action", sorted(TRANSITIONS))
+@pytest.mark.parametrize("state", sorted(S))
+def test_the_rightful_actor_may_act_exactly_in_the_declared_states(action: Action, state: S) -> None:
+    recipient = None if action is Action.CLAIM else RECIPIENT
+    handoff = _handoff(state, recipient)
+    if state in TRANSITIONS[action].from_states:
+        assert lifecycle.check(handoff, action, _rightful(action), is_member=_members) is TRANSITIONS[action]
+    else:
+        with pytest.raises(ActionRefused) as raised:
+            lifecycle.check(handoff, action, _rightful(action), is_member=_members)
+        assert raised.value.refusal is Refusal.WRONG_STATE and raised.value.handoff is handoff
+
+
+@pytest.mark.parametrize(("action", "who", "refusal"), [
+    (Action.ACCEPT, RECIPIENT, Refusal.NOT_REQUESTER),
+    (Action.CANCEL, OUTSIDER, Refusal.NOT_REQUESTER),
+    (Action.RATE, MEMBER, Refusal.NOT_REQUESTER),
+    (Action.RESTATE, REQUESTER, Refusal.NOT_RECIPIENT),
+    (Action.MARK_DONE, MEMBER, Refusal.NOT_RECIPIENT),
+    (Action.ASK, OUTSIDER, Refusal.NOT_RECIPIENT),
+])
+def test_the_wrong_person_is_refused_before_the_state_is_considered(action: Action, who: str, refusal: Refusal) -> None:
+    for state in S:
+        with pytest.raises(ActionRefused) as raised:
+            lifecycle.check(_handoff(state), action, who, is_member=_members)
+        assert raised.value.refusal is refusal, state
+
+
+def test_claim_rules() -> None:
+    unclaimed = _handoff(S.SENT, recipient=None)
+    for who, refusal in [(REQUESTER, Refusal.OWN_HANDOFF), (OUTSIDER, Refusal.NOT_MEMBER)]:
+        with pytest.raises(ActionRefused) as raised:
+            lifecycle.check(unclaimed, Action.CLAIM, who, is_member=lambda _: who != OUTSIDER)
+        assert raised.value.refusal is refusal
+    with pytest.raises(ActionRefused) as raised:
+        lifecycle.check(_handoff(S.SENT), Action.CLAIM, MEMBER, is_member=_members)
+    assert raised.value.refusal is Refusal.ALREADY_CLAIMED
+
+
+def test_recipient_actions_on_an_unclaimed_handoff_ask_for_a_claim_first() -> None:
+    with pytest.raises(ActionRefused) as raised:
+        lifecycle.check(_handoff(S.SENT, recipient=None), Action.RESTATE, MEMBER, is_member=_members)
+    assert raised.value.refusal is Refusal.UNCLAIMED
+
+
+def _stored(db: Database, clock: FakeClock, state: S) -> int:
+    department = make_department(db, "Finance", members=[RECIPIENT, MEMBER])
+    with db.transaction() as session:
+        handoff = Handoff(
+            created_at=clock.now(), updated_at=clock.now(), requester_id=REQUESTER, to_department_id=department,
+            recipient_id=RECIPIENT, title="t", due_date=date(2026, 3, 6), relation=Relationship.FUNCTIONAL,
+            priority=Priority.NORMAL, state=state, standard={},
+        )
+        session.add(handoff)
+        session.flush()
+        lifecycle.record_creation(session, handoff, clock.now())
+        return handoff.id
+
+
+def _events(db: Database, handoff_id: int) -> list[tuple[str, str, S | None, S, dict[str, object]]]:
+    with db.transaction() as session:
+        rows = session.scalars(select(HandoffEvent).where(HandoffEvent.handoff_id == handoff_id).order_by(HandoffEvent.id))
+        return [(e.action, e.actor_id, e.from_state, e.to_state, e.payload) for e in rows]
+
+
+def test_apply_moves_the_state_and_writes_one_event(db: Database, clock: FakeClock) -> None:
+    handoff_id = _stored(db, clock, S.RESTATED)
+    clock.advance(timedelta(minutes=5))
+    with db.transaction() as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None
+        event = lifecycle.apply(session, handoff, Action.ACCEPT, REQUESTER, clock.now(), is_member=_members,
+                                payload={"round": 1})
+        assert event.at == clock.now()
+    with db.transaction() as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None and handoff.state is S.CONFIRMED and handoff.updated_at == clock.now()
+    assert _events(db, handoff_id) == [
+        ("create", REQUESTER, None, S.RESTATED, {}),
+        ("accept", REQUESTER, S.RESTATED, S.CONFIRMED, {"round": 1}),
+    ]
+
+
+def test_an_action_that_keeps_the_state_is_still_recorded(db: Database, clock: FakeClock) -> None:
+    handoff_id = _stored(db, clock, S.SENT)
+    with db.transaction() as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None
+        lifecycle.apply(session, handoff, Action.ASK, RECIPIENT, clock.now(), is_member=_members)
+    assert _events(db, handoff_id)[-1] == ("ask", RECIPIENT, S.SENT, S.SENT, {})
+
+
+def test_a_refused_apply_changes_nothing(db: Database, clock: FakeClock) -> None:
+    handoff_id = _stored(db, clock, S.SENT)
+    with db.transaction() as session:  # committed even though apply refuses
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None
+        with pytest.raises(ActionRefused):
+            lifecycle.apply(session, handoff, Action.MARK_DONE, RECIPIENT, clock.now(), is_member=_members)
+    with db.transaction() as session:
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None and handoff.state is S.SENT and handoff.version == 1
+    assert len(_events(db, handoff_id)) == 1

@@ -1,0 +1,104 @@
+"""A whole Handoff app in-process, served over real HTTP, talking to the Slack stand-in.
+
+Requests are signed as Slack signs them and go through waitress and Bolt exactly as in
+`python app.py`; the outbox is delivered on demand (`bot.deliver()`), so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from waitress import create_server
+
+from handoff_bot.clock import FakeClock
+from handoff_bot.config import Settings
+from handoff_bot.db import Database
+from handoff_bot.runtime import Runtime
+from tests.slack_requests import Reply, SlackSender
+from tests.slack_standin import SlackStandIn
+
+SECRET = "test-signing-secret"
+REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
+BOT_USER, DEACTIVATED = "UROBOT", "UGONE"
+INTAKE = "C0FININTAKE"
+
+
+@dataclass
+class Bot:
+    runtime: Runtime
+    standin: SlackStandIn
+    slack: SlackSender
+    clock: FakeClock
+    finance: int
+    sales: int
+
+    def deliver(self) -> int:
+        """Deliver every queued notice now; returns how many went out."""
+        return self.runtime.deliverer.drain()
+
+    def posts(self, channel: str) -> list[dict[str, Any]]:
+        """The bot's messages in a channel (or the DM with a user id), oldest first, as they look now."""
+        return [{**m, "channel": channel} for m in self.standin.messages(channel)]
+
+    def last(self, channel: str, containing: str = "") -> dict[str, Any]:
+        """The latest message in `channel` whose text contains `containing`."""
+        found = [m for m in self.posts(channel) if containing in m.get("text", "")]
+        assert found, f"no message with {containing!r} in {channel}: {[m.get('text') for m in self.posts(channel)]}"
+        return found[-1]
+
+    def click(self, user: str, action_id: str, message: dict[str, Any]) -> Reply:
+        """Click a button of a posted message as `user` (the button must be there)."""
+        return self.slack.click(user, action_id, channel=message["channel"], ts=message["ts"])
+
+    def wait_view(self, callback_id: str, count: int = 1) -> dict[str, Any]:
+        """The modal the bot opened (lazily, right after the ack) with this callback id."""
+        self.standin.wait_for(lambda calls: len([
+            c for c in calls if c.method == "views.open" and c.ok
+            and (c.params.get("view") or {}).get("callback_id") == callback_id]) >= count)
+        return self.standin.last_view(callback_id)
+
+    def ephemerals(self, user: str) -> list[str]:
+        """The texts of ephemeral answers the bot sent to `user` (after delivering the outbox)."""
+        self.deliver()
+        return [c.params.get("text", "") for c in self.standin.calls_to("chat.postEphemeral", user=user) if c.ok]
+
+
+@pytest.fixture
+def make_bot(db: Database, standin: SlackStandIn, clock: FakeClock, dept: Callable[..., int]) -> Iterator[
+        Callable[..., Bot]]:
+    """Build and serve the app; departments Finance (with intake channel) and Sales are set up."""
+    started: list[tuple[Runtime, Any, threading.Thread]] = []
+
+    def build(**settings: Any) -> Bot:
+        for user, tz in ((REQUESTER, "America/New_York"), (RECIPIENT, "Asia/Shanghai"), (MEMBER, "Europe/Berlin"),
+                         (MANAGER, "Asia/Shanghai"), (OUTSIDER, "America/Los_Angeles")):
+            standin.add_user(user, tz=tz)
+        standin.add_user(BOT_USER, is_bot=True)
+        standin.add_user(DEACTIVATED, deleted=True)
+        finance = dept("Finance", members=[RECIPIENT, MEMBER, BOT_USER, DEACTIVATED], managers=[MANAGER],
+                       intake_channel=INTAKE)
+        sales = dept("Sales", members=[REQUESTER])
+        config = Settings(bot_token="xoxb-test", signing_secret=SECRET, database_url=db.url,
+                          slack_api_url=standin.api_url, **settings)
+        runtime = Runtime(config, clock=clock)
+        server = create_server(runtime.wsgi, host="127.0.0.1", port=0, threads=4)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((runtime, server, thread))
+        sender = SlackSender(f"http://127.0.0.1:{server.effective_port}", SECRET, standin)
+        return Bot(runtime, standin, sender, clock, finance, sales)
+
+    yield build
+    for runtime, server, thread in started:
+        server.close()
+        thread.join(5)
+        runtime.close()
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., Bot]) -> Bot:
+    return make_bot()

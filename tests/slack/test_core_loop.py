@@ -1,0 +1,179 @@
+"""The whole loop through Slack's wire format: /handoff → restate → clarify → confirm → done → rated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from handoff_bot.handoffs.models import Handoff, HandoffEvent, HandoffState
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.slack.conftest import INTAKE, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack_requests import date_value, radio_value, select_value, text_value, user_value
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    """The action ids of the buttons a message offers now."""
+    return [e["action_id"] for b in message.get("blocks", []) if b["type"] == "actions" for e in b["elements"]]
+
+
+def open_new_form(bot: Bot, text: str = "", user: str = REQUESTER) -> dict[str, Any]:
+    reply = bot.slack.command(user, text)
+    assert reply.status == 200
+    return bot.wait_view(CallbackId.NEW, count=len(bot.standin.calls_to("views.open")) + 1)
+
+
+def submit_new(bot: Bot, view: dict[str, Any], **fields: Any) -> Any:
+    values = {
+        BlockId.DEPARTMENT: {"value": select_value(str(fields.pop("department", bot.finance)))},
+        BlockId.TITLE: {"value": text_value(fields.pop("title", "Prepare the Q3 invoice"))},
+        BlockId.KEY_POINTS: {"value": text_value(fields.pop("key_points", "Totals per region\nAttach receipts"))},
+    }
+    if "recipient" in fields:
+        values[BlockId.RECIPIENT] = {"value": user_value(fields.pop("recipient"))}
+    if "due" in fields:
+        values[BlockId.DUE_DATE] = {"value": date_value(fields.pop("due"))}
+    if "details" in fields:
+        values[BlockId.DETAILS] = {"value": text_value(fields.pop("details"))}
+    assert not fields, fields
+    return bot.slack.view_submission(REQUESTER, view, values)
+
+
+def handoff(bot: Bot) -> Handoff:
+    with bot.runtime.db.transaction() as session:
+        return session.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+
+
+def restate(bot: Bot, card: dict[str, Any], words: list[str], count: int) -> None:
+    assert bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card).status == 200
+    form = bot.wait_view(CallbackId.RESTATE, count=count)
+    values = {BlockId.point(i): {"value": text_value(w)} for i, w in enumerate(words, 1)}
+    reply = bot.slack.view_submission(RECIPIENT, form, values)
+    assert reply.status == 200 and not reply.text, reply.text
+    bot.deliver()
+
+
+def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
+    form = open_new_form(bot, f"Prepare the Q3 invoice <@{RECIPIENT}|rec>")
+    title_input = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)
+    person_input = next(b for b in form["blocks"] if b.get("block_id") == BlockId.RECIPIENT)
+    assert title_input["element"]["initial_value"] == "Prepare the Q3 invoice"
+    assert person_input["element"]["initial_user"] == RECIPIENT
+
+    reply = submit_new(bot, form, recipient=RECIPIENT, due="2026-03-06")
+    assert reply.status == 200 and reply.text == ""
+    assert handoff(bot).state is HandoffState.SENT  # recorded before any message went out
+    bot.deliver()
+
+    card = bot.last(RECIPIENT, "New handoff")
+    assert buttons(card) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+    card_text = str(card["blocks"])
+    assert "Totals per region" in card_text and "Attach receipts" in card_text and "2026-03-06" in card_text
+    receipt = bot.last(REQUESTER, "You handed off")
+    assert buttons(receipt) == [ActionId.CANCEL]
+    assert "confirm within 4h" in str(receipt["blocks"])
+
+    restate(bot, card, ["Sum the totals by region", "Add the receipts"], count=1)
+    review = bot.last(REQUESTER, "restated")
+    assert buttons(review) == [ActionId.ACCEPT, ActionId.CLARIFY]
+    assert "Add the receipts" in str(review["blocks"])
+    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.ASK]  # nothing to restate while reviewed
+
+    assert bot.click(REQUESTER, ActionId.CLARIFY, review).status == 200
+    clarify_form = bot.wait_view(CallbackId.CLARIFY)
+    reply = bot.slack.view_submission(REQUESTER, clarify_form, {
+        BlockId.CLARIFICATION: {"value": text_value("Totals must include VAT")}})
+    assert reply.status == 200 and not reply.text
+    bot.deliver()
+    assert buttons(bot.last(REQUESTER, "restated")) == []  # round 1 decided: no stale buttons
+    clarification = bot.last(RECIPIENT, "clarified")
+    assert "Totals must include VAT" in str(clarification["blocks"])
+    assert buttons(clarification) == [ActionId.CONFIRM_UNDERSTANDING]
+
+    restate(bot, clarification, ["Totals by region, VAT included", "Add the receipts"], count=2)
+    assert buttons(bot.last(RECIPIENT, "clarified")) == []
+    review2 = bot.last(REQUESTER, "restated")
+    assert "VAT included" in str(review2["blocks"]) and "round 2" in str(review2["blocks"])
+
+    assert bot.click(REQUESTER, ActionId.ACCEPT, review2).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CONFIRMED and handoff(bot).rounds == 2
+    assert buttons(bot.last(REQUESTER, "restated")) == []
+    assert "You confirmed" in str(bot.last(REQUESTER, "restated")["blocks"])
+    confirmed = bot.last(RECIPIENT, "confirmed your understanding")
+    assert buttons(confirmed) == [ActionId.MARK_DONE]
+    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.MARK_DONE, ActionId.ASK]
+
+    assert bot.click(RECIPIENT, ActionId.MARK_DONE, confirmed).status == 200
+    bot.deliver()
+    assert buttons(bot.last(RECIPIENT, "New handoff")) == []
+    rating_request = bot.last(REQUESTER, "marked")
+    assert bot.click(REQUESTER, ActionId.RATE, rating_request).status == 200
+    rate_form = bot.wait_view(CallbackId.RATE)
+    reply = bot.slack.view_submission(REQUESTER, rate_form, {
+        BlockId.RATING: {"value": radio_value("4")}, BlockId.COMMENT: {"value": text_value("Quick and right")}})
+    assert reply.status == 200 and not reply.text
+    bot.deliver()
+
+    final = handoff(bot)
+    assert final.state is HandoffState.RATED and final.rating == 4 and final.rating_comment == "Quick and right"
+    rated = bot.last(RECIPIENT, "rated")
+    assert "Quick and right" in str(rated["blocks"])
+    for user in (REQUESTER, RECIPIENT):
+        assert all(buttons(m) == [] for m in bot.posts(user)), "a finished handoff keeps no buttons"
+    with bot.runtime.db.transaction() as session:
+        actions = [e.action for e in session.scalars(select(HandoffEvent).order_by(HandoffEvent.id))]
+    assert actions == ["create", "restate", "clarify", "restate", "accept", "mark_done", "rate"]
+
+
+def test_questions_are_answered_from_the_dm_and_kept_on_the_handoff(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    card = bot.last(RECIPIENT, "New handoff")
+    assert bot.click(RECIPIENT, ActionId.ASK, card).status == 200
+    ask_form = bot.wait_view(CallbackId.ASK)
+    kinds = next(b for b in ask_form["blocks"] if b.get("block_id") == BlockId.QUESTION_KIND)
+    assert [o["value"] for o in kinds["element"]["options"]] == ["open", "closed", "reflective"]
+    reply = bot.slack.view_submission(RECIPIENT, ask_form, {
+        BlockId.QUESTION_KIND: {"value": radio_value("closed")},
+        BlockId.QUESTION: {"value": text_value("Do you need EUR or USD?")}})
+    assert reply.status == 200 and not reply.text
+    bot.deliver()
+
+    question = bot.last(REQUESTER, "asks about")
+    assert "Closed question" in str(question["blocks"]) and buttons(question) == [ActionId.ANSWER]
+    assert bot.click(REQUESTER, ActionId.ANSWER, question).status == 200
+    answer_form = bot.wait_view(CallbackId.ANSWER)
+    reply = bot.slack.view_submission(REQUESTER, answer_form, {BlockId.ANSWER: {"value": text_value("EUR")}})
+    assert reply.status == 200 and not reply.text
+    bot.deliver()
+
+    assert buttons(bot.last(REQUESTER, "asks about")) == []
+    assert "EUR" in str(bot.last(RECIPIENT, "answered")["blocks"])
+    card_now = str(bot.last(RECIPIENT, "New handoff")["blocks"])
+    assert "Do you need EUR or USD?" in card_now and "EUR" in card_now
+
+
+def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot))
+    bot.deliver()
+    post = bot.last(INTAKE, "New handoff for Finance")
+    assert buttons(post) == [ActionId.CLAIM]
+    assert "it was posted in <#C0FININTAKE>" in str(bot.last(REQUESTER, "You handed off")["blocks"])
+
+    assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
+    bot.deliver()
+    assert handoff(bot).recipient_id == MEMBER
+    post_now = bot.last(INTAKE, "New handoff for Finance")
+    assert buttons(post_now) == [] and f"Claimed by <@{MEMBER}>" in str(post_now["blocks"])
+    assert buttons(bot.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+
+
+def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CANCELLED
+    assert "cancelled" in bot.last(RECIPIENT, "cancelled")["text"]
+    assert all(buttons(m) == [] for m in bot.posts(RECIPIENT) + bot.posts(REQUESTER))

@@ -1,0 +1,181 @@
+"""`python -m handoff_bot`, run as a user runs it: a subprocess, its exit status and its output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+from handoff_bot.db import alembic_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = """\
+admins: [U0ADMIN]
+departments:
+  - name: Finance
+    managers: [U0MGR1]
+    members: [U0AAA, U0BBB]
+    intake_channel: C0FIN
+  - name: Sales
+    managers: [U0MGR2]
+    standard:
+      confirm_within: 30m
+      working_hours: always
+"""
+BAD = """\
+departments:
+  - name: Finance
+    managers: ['@carol']
+    standard:
+      confirm_within: 4 hours
+"""
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new SQLite file the CLI creates itself, or the migrated PostgreSQL test database."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return request.getfixturevalue("db").url
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str) -> Run:
+    """Run `python -m handoff_bot ARGS…` in `tmp_path` (no .env there unless a test writes one)."""
+    def run(*args: str, database: str | None = database_url) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HANDOFF_CONFIG", "PORT")}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        if database is not None:
+            env["DATABASE_URL"] = database
+        return subprocess.run(
+            [sys.executable, "-m", "handoff_bot", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+    return run
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return name
+
+
+def test_db_upgrade_migrates_and_prints_the_revision(cli: Run, database_url: str):
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+
+    result = cli("db", "upgrade")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"is up to date at revision {head}.")
+    assert cli("db", "upgrade").returncode == 0
+
+
+def test_import_then_list(cli: Run, tmp_path: Path):
+    result = cli("departments", "import", write(tmp_path, "departments.yaml", GOOD))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Departments: 2 created, 0 updated, 0 unchanged, 0 not in file (kept).",
+        "  created: Finance, Sales",
+        "Admins: 1 added (U0ADMIN).",
+    ]
+
+    listing = cli("departments", "list")
+
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "MANAGERS", "MEMBERS", "INTAKE", "CONFIRM", "REMIND", "ESCALATE", "COMPLETE",
+                                "HOURS"]
+    assert lines[1].split() == ["Finance", "U0MGR1", "2:", "U0AAA,", "U0BBB", "C0FIN", "4h", "4h", "2", "3d",
+                                "Mon-Fri", "09:00-18:00"]
+    assert lines[2].split() == ["Sales", "U0MGR2", "0", "-", "30m", "4h", "2", "3d", "always"]
+    assert lines[-1] == "Admins: U0ADMIN"
+
+
+def test_importing_the_same_file_again_reports_nothing_changed(cli: Run, tmp_path: Path):
+    name = write(tmp_path, "departments.yaml", GOOD)
+    assert cli("departments", "import", name).returncode == 0
+
+    result = cli("departments", "import", name)
+
+    assert result.returncode == 0, result.stderr
+    assert "0 created, 0 updated, 2 unchanged" in result.stdout
+    assert result.stdout.strip().endswith("Nothing changed.")
+
+
+def test_a_bad_file_prints_every_problem_exits_2_and_changes_nothing(cli: Run, tmp_path: Path):
+    assert cli("departments", "import", write(tmp_path, "good.yaml", GOOD)).returncode == 0
+    before = cli("departments", "list").stdout
+
+    result = cli("departments", "import", write(tmp_path, "bad.yaml", BAD))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "bad.yaml:3:16: departments[0].managers[0]: '@carol' is a name, not a Slack user id; in Slack, open the "
+        "person's profile → ⋮ → Copy member ID (it looks like U012AB3CD).",
+        "bad.yaml:5:23: departments[0].standard.confirm_within: '4 hours' is not a duration like 30s, 15m, 4h or 2d.",
+        "Nothing was imported. Fix the 2 problems above and run the import again.",
+    ]
+    assert "Traceback" not in result.stderr
+    assert cli("departments", "list").stdout == before
+
+
+def test_a_bad_file_does_not_touch_a_new_database(cli: Run, tmp_path: Path, database_url: str):
+    result = cli("departments", "import", write(tmp_path, "bad.yaml", "departments:\n  - name: [A]\n"))
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("bad.yaml:2:11: departments[0].name: must be text, not a list.")
+    if database_url.startswith("sqlite"):
+        assert not (tmp_path / "cli.db").exists()
+
+
+def test_a_missing_file_is_a_clear_error(cli: Run):
+    result = cli("departments", "import", "missing.yaml")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "missing.yaml: there is no such file."
+
+
+def test_list_on_an_empty_database(cli: Run):
+    result = cli("departments", "list")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "No departments yet. Add them with: python -m handoff_bot departments import FILE", "", "Admins: none",
+    ]
+
+
+@pytest.mark.parametrize("args", [[], ["departments"], ["departments", "export"], ["nope"]])
+def test_usage_errors_exit_2_with_usage(cli: Run, args: list[str]):
+    result = cli(*args)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m handoff_bot")
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_a_clear_error(cli: Run, tmp_path: Path):
+    result = cli("db", "upgrade", database=f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Cannot use the database sqlite:///")
+    assert "Traceback" not in result.stderr
+
+
+def test_database_url_comes_from_dotenv_unless_already_set(cli: Run, tmp_path: Path):
+    write(tmp_path, ".env", "DATABASE_URL=sqlite:///from-dotenv.db\n")
+
+    from_dotenv = cli("db", "upgrade", database=None)
+    from_environment = cli("db", "upgrade", database=f"sqlite:///{tmp_path / 'from-env.db'}")
+
+    assert from_dotenv.returncode == 0, from_dotenv.stderr
+    assert "sqlite:///from-dotenv.db" in from_dotenv.stdout
+    assert from_environment.returncode == 0, from_environment.stderr
+    assert "from-env.db" in from_environment.stdout
