@@ -37,3 +37,4 @@ def setup_logging() -> None:
     root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -217,9 +217,10 @@ def _check_element(element: Any, path: str, action_ids: set[str]) -> list[str]:
         problems += _check_options(element.get("options"), path, CHOICE_OPTIONS_MAX, plain=False)
     elif kind == "plain_text_input":
         problems += _check_text_input(element, path)
-    elif kind == "datepicker" and element.get("initial_date") is not None:
-        if not _DATE.match(str(element["initial_date"])):
-            problems.append(f"{path}: initial_date must be YYYY-MM-DD")
+    elif kind == "datepicker" and element.get("initial_date") is not None and not _DATE.match(
+        str(element["initial_date"])
+    ):
+        problems.append(f"{path}: initial_date must be YYYY-MM-DD")
     return problems
 
 

@@ -384,7 +384,9 @@ class SlackSender:
 
 
 def _channel_name(channel_id: str) -> str:
-    return "directmessage" if channel_id.startswith("D") else "general" if channel_id == "C0GENERAL" else channel_id.lower()
+    if channel_id.startswith("D"):
+        return "directmessage"
+    return "general" if channel_id == "C0GENERAL" else channel_id.lower()
 
 
 def _elements(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -370,7 +370,7 @@ class SlackStandIn:
                 _reply(request, 200, f"OK - {len(body)}".encode(), "text/plain", {})
             else:
                 _reply(request, 404, b"not found", "text/plain", {})
-        except Exception:  # a bug in the stand-in: make it loud, in the fixture's violations check too
+        except Exception:  # noqa: BLE001 - a stand-in bug: made loud through the fixture's violations check
             with self._cond:
                 self.violations.append(f"stand-in error on {parts.path}:\n{traceback.format_exc()}")
             _reply(request, 500, b'{"ok": false, "error": "standin_error"}', "application/json", {})
@@ -438,9 +438,9 @@ class SlackStandIn:
         if queued:
             return queued.pop(0)
         faults = self._faults
-        if faults.ratio and (method in faults.ratio_methods or "*" in faults.ratio_methods):
-            if faults.rng.random() < faults.ratio:
-                return faults.rng.choice((429, 500)), faults.ratio_retry_after
+        chosen = method in faults.ratio_methods or "*" in faults.ratio_methods
+        if faults.ratio and chosen and faults.rng.random() < faults.ratio:
+            return faults.rng.choice((429, 500)), faults.ratio_retry_after
         return None
 
     def _record(self, call: Call) -> None:
@@ -542,7 +542,8 @@ class SlackStandIn:
         channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
         if ts not in self._messages.get(channel, {}):
             return _error("message_not_found")
-        return _ok(channel=channel, permalink=f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}")
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return _ok(channel=channel, permalink=link)
 
     def _take_trigger(self, trigger_id: Any) -> Answer | None:
         trigger = self._triggers.get(str(trigger_id or ""))
@@ -666,16 +667,18 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], Answer]] = {
 class _Handler(BaseHTTPRequestHandler):
     owner: SlackStandIn
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_POST(self) -> None:
         self.owner._handle(self)
 
     do_GET = do_POST
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""
 
 
-def _reply(request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+def _reply(
+    request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str]
+) -> None:
     request.send_response(status)
     request.send_header("Content-Type", content_type)
     request.send_header("Content-Length", str(len(body)))

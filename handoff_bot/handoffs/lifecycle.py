@@ -69,14 +69,31 @@ class Refusal(enum.StrEnum):
     NOT_FOUND = "not_found"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a refusal needs to explain itself, copied while the handoff is still loaded."""
+
+    id: int
+    requester_id: str
+    recipient_id: str | None
+    department_name: str
+    state: S
+    rounds: int
+    rating: int | None
+
+    @classmethod
+    def of(cls, handoff: Handoff) -> Snapshot:
+        return cls(handoff.id, handoff.requester_id, handoff.recipient_id, handoff.department_name,
+                   handoff.state, handoff.rounds, handoff.rating)
+
+
 class ActionRefused(Exception):
     """The action may not be taken: by this person, in this state, or on this version."""
 
-    def __init__(self, refusal: Refusal, handoff: Handoff | None = None, **details: Any) -> None:
+    def __init__(self, refusal: Refusal, handoff: Handoff | None = None) -> None:
         super().__init__(refusal.value)
         self.refusal = refusal
-        self.handoff = handoff
-        self.details = details
+        self.handoff = Snapshot.of(handoff) if handoff is not None else None
 
 
 def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callable[[str], bool]) -> Move:

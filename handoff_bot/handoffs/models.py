@@ -97,6 +97,11 @@ class Handoff(Base):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def department_name(self) -> str:
+        """The receiving department's name."""
+        return self.to_department.name
+
 
 class KeyPoint(Base):
     __tablename__ = "key_point"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -38,6 +39,8 @@ DETAILS_MAX = 3000
 KEY_POINTS_MAX = 10
 KEY_POINT_MAX = 300
 ANSWER_MAX = 3000
+BULLET = re.compile(r"^(?:[-•*·]|\d{1,2}[.)])\s+")
+BULLET_ONLY = re.compile(r"[-•*·]|\d{1,2}[.)]")
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ def _check_length(errors: list[FieldError], name: str, value: str, limit: int) -
 
 def split_key_points(text: str, title: str) -> list[str]:
     """One key point per non-empty line; the title when there are none."""
-    points = [clean(line) for line in clean(text, multiline=True).split("\n")]
-    points = [p.lstrip("-•*· ").strip() or p for p in points if p]
+    lines = [BULLET.sub("", clean(line)) for line in clean(text, multiline=True).split("\n")]
+    points = [p for p in lines if p and not BULLET_ONLY.fullmatch(p)]
     return points or ([title] if title else [])
 
 

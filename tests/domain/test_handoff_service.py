@@ -76,16 +76,14 @@ class Desk:
 
     def refusal(self, action: Callable[..., Any], *args: Any) -> Refusal:
         """The refusal of a service call; the transaction is committed, so anything it changed would stay."""
-        with self.db.transaction() as session:
-            with pytest.raises(ActionRefused) as raised:
-                action(session, *args, now=self.clock.now())
+        with self.db.transaction() as session, pytest.raises(ActionRefused) as raised:
+            action(session, *args, now=self.clock.now())
         return raised.value.refusal
 
     def errors(self, action: Callable[..., Any], *args: Any) -> list[tuple[str, str]]:
         """The field errors of a service call; the transaction is committed, as in `refusal`."""
-        with self.db.transaction() as session:
-            with pytest.raises(InvalidInput) as raised:
-                action(session, *args, now=self.clock.now())
+        with self.db.transaction() as session, pytest.raises(InvalidInput) as raised:
+            action(session, *args, now=self.clock.now())
         return [(e.field, e.code) for e in raised.value.errors]
 
     def handoff(self, handoff_id: int) -> Handoff:
@@ -182,7 +180,6 @@ def test_without_key_points_the_title_is_the_one_key_point(desk: Desk) -> None:
     assert [p.text for p in desk.handoff(handoff_id).key_points] == ["Fix the March invoice"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: split_key_points keeps a line holding only a bullet ('-') as a point")
 def test_a_line_holding_only_a_bullet_is_not_a_key_point(desk: Desk) -> None:
     handoff_id = desk.create(key_points="- first\n-\n•\n- second")
     assert [p.text for p in desk.handoff(handoff_id).key_points] == ["first", "second"]
@@ -235,9 +232,9 @@ def test_an_invalid_draft_is_refused_and_writes_nothing(desk: Desk, case: str) -
     fields, expected = FIELD_ERRORS[case]
     desk.clock.set(datetime(2026, 3, 2, 11, 30, tzinfo=timezone.utc))  # Tuesday 00:30 in Auckland
     before = desk.counts()
-    with desk.db.transaction() as session:  # committed: whatever create() wrote before refusing would stay
-        with pytest.raises(InvalidInput) as raised:
-            handoffs.create(session, desk.draft(**fields), directory=desk.directory, now=desk.clock.now())
+    # The transaction commits: whatever create() wrote before refusing would stay.
+    with desk.db.transaction() as session, pytest.raises(InvalidInput) as raised:
+        handoffs.create(session, desk.draft(**fields), directory=desk.directory, now=desk.clock.now())
     assert [(e.field, e.code) for e in raised.value.errors] == [expected]
     assert desk.counts() == before == dict.fromkeys(before, 0)
 
@@ -438,7 +435,8 @@ def test_the_requester_cancels_and_the_recipient_is_told(desk: Desk) -> None:
     assert desk.refusal(handoffs.cancel, handoff_id, FIN1) is Refusal.NOT_REQUESTER
     desk.run(handoffs.cancel, handoff_id, REQUESTER)
     assert desk.handoff(handoff_id).state is S.CANCELLED
-    assert desk.notices(handoff_id)[-2:] == [(N.CANCELLED, FIN1, {}), (N.REFRESH, REQUESTER, {})]
+    assert desk.notices(handoff_id)[-1] == (N.CANCELLED, FIN1, {})
+    assert (N.REFRESH, REQUESTER, {}) in desk.notices(handoff_id)  # the cards lose their buttons
     assert desk.trail(handoff_id)[-1] == ("cancel", REQUESTER, S.RESTATED, S.CANCELLED)
     assert desk.refusal(handoffs.cancel, handoff_id, REQUESTER) is Refusal.WRONG_STATE
     assert desk.refusal(handoffs.restate, handoff_id, FIN1, ["x"]) is Refusal.WRONG_STATE

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from handoff_bot.clock import FakeClock
 from handoff_bot.db import Database
+from handoff_bot.departments.models import Department
 from handoff_bot.handoffs import lifecycle
 from handoff_bot.handoffs.lifecycle import TRANSITIONS, Action, ActionRefused, Actor, Refusal
 from handoff_bot.handoffs.models import (
@@ -27,9 +28,11 @@ REQUESTER, RECIPIENT, MEMBER, OUTSIDER = "UREQ", "UREC", "UMEM", "UOUT"
 
 
 def _handoff(state: S = S.SENT, recipient: str | None = RECIPIENT) -> Handoff:
+    """A handoff in memory only: `check` needs no database."""
     return Handoff(
         id=1, requester_id=REQUESTER, recipient_id=recipient, to_department_id=1, title="t", state=state,
         relation=Relationship.FUNCTIONAL, priority=Priority.NORMAL, standard={}, rounds=0,
+        to_department=Department(id=1, name="Finance"),
     )
 
 
@@ -76,7 +79,8 @@ def test_the_rightful_actor_may_act_exactly_in_the_declared_states(action: Actio
     else:
         with pytest.raises(ActionRefused) as raised:
             lifecycle.check(handoff, action, _rightful(action), is_member=_members)
-        assert raised.value.refusal is Refusal.WRONG_STATE and raised.value.handoff is handoff
+        assert raised.value.refusal is Refusal.WRONG_STATE
+        assert raised.value.handoff is not None and raised.value.handoff.id == handoff.id
 
 
 @pytest.mark.parametrize(("action", "who", "refusal"), [
@@ -98,7 +102,7 @@ def test_claim_rules() -> None:
     unclaimed = _handoff(S.SENT, recipient=None)
     for who, refusal in [(REQUESTER, Refusal.OWN_HANDOFF), (OUTSIDER, Refusal.NOT_MEMBER)]:
         with pytest.raises(ActionRefused) as raised:
-            lifecycle.check(unclaimed, Action.CLAIM, who, is_member=lambda _: who != OUTSIDER)
+            lifecycle.check(unclaimed, Action.CLAIM, who, is_member=lambda user: user != OUTSIDER)
         assert raised.value.refusal is refusal
     with pytest.raises(ActionRefused) as raised:
         lifecycle.check(_handoff(S.SENT), Action.CLAIM, MEMBER, is_member=_members)
@@ -127,7 +131,9 @@ def _stored(db: Database, clock: FakeClock, state: S) -> int:
 
 def _events(db: Database, handoff_id: int) -> list[tuple[str, str, S | None, S, dict[str, object]]]:
     with db.transaction() as session:
-        rows = session.scalars(select(HandoffEvent).where(HandoffEvent.handoff_id == handoff_id).order_by(HandoffEvent.id))
+        rows = session.scalars(
+            select(HandoffEvent).where(HandoffEvent.handoff_id == handoff_id).order_by(HandoffEvent.id)
+        )
         return [(e.action, e.actor_id, e.from_state, e.to_state, e.payload) for e in rows]
 
 

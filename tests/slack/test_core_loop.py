@@ -18,9 +18,10 @@ def buttons(message: dict[str, Any]) -> list[str]:
 
 
 def open_new_form(bot: Bot, text: str = "", user: str = REQUESTER) -> dict[str, Any]:
+    opened = len([c for c in bot.standin.calls_to("views.open") if c.params["view"]["callback_id"] == CallbackId.NEW])
     reply = bot.slack.command(user, text)
     assert reply.status == 200
-    return bot.wait_view(CallbackId.NEW, count=len(bot.standin.calls_to("views.open")) + 1)
+    return bot.wait_view(CallbackId.NEW, count=opened + 1)
 
 
 def submit_new(bot: Bot, view: dict[str, Any], **fields: Any) -> Any:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from handoff_bot.departments.standards import format_duration
+from handoff_bot.handoffs.lifecycle import Snapshot
 from handoff_bot.handoffs.models import Handoff, HandoffState, Priority, QuestionKind, Relationship
 from handoff_bot.i18n import Translator
+from handoff_bot.slack.blocks.common import esc
 
 
 def relation(tr: Translator, value: Relationship) -> str:
@@ -52,14 +54,14 @@ def standard(tr: Translator, values: dict[str, Any]) -> str:
     )
 
 
-def status(tr: Translator, handoff: Handoff) -> str:
+def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
     """One line saying where the handoff stands and who it waits on (mrkdwn, ids as mentions)."""
     _ = tr.gettext
     requester = f"<@{handoff.requester_id}>"
     recipient = f"<@{handoff.recipient_id}>" if handoff.recipient_id else ""
     state = handoff.state
     if state is HandoffState.SENT and not handoff.recipient_id:
-        return _("Waiting for someone in {department} to claim it", department=handoff.to_department.name)
+        return _("Waiting for someone in {department} to claim it", department=esc(handoff.department_name))
     if state is HandoffState.SENT:
         return _("Waiting for {recipient} to confirm their understanding", recipient=recipient)
     if state is HandoffState.RESTATED:

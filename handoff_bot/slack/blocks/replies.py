@@ -24,10 +24,10 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
     if kind is Refusal.NOT_RECIPIENT:
         return _("Only <@{recipient}>, who is handling this handoff, can do that.", recipient=h.recipient_id)
     if kind is Refusal.NOT_MEMBER:
-        return _("Only members of {department} can claim this handoff.", department=esc(h.to_department.name))
+        return _("Only members of {department} can claim this handoff.", department=esc(h.department_name))
     if kind is Refusal.OWN_HANDOFF:
         return _("You asked for this handoff; someone in {department} has to claim it.",
-                 department=esc(h.to_department.name))
+                 department=esc(h.department_name))
     if kind is Refusal.UNCLAIMED:
         return _("Nobody has claimed this handoff yet.")
     if kind is Refusal.ALREADY_CLAIMED:
@@ -39,7 +39,7 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
 
 
 def refusal_text(tr: Translator, code: str, handoff: Handoff | None) -> str:
-    """`refusal` for a refusal stored by its code (as in the outbox)."""
+    """`refusal` for a refusal stored by its code (as in the outbox), explained by the handoff as it is now."""
     return refusal(tr, ActionRefused(Refusal(code), handoff))
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -42,23 +42,23 @@ def register(app: App, ctx: SlackContext) -> None:
         except ActionRefused as refusal:
             ctx.tell(user_id, refusal, channel_of(body))
 
-    def open_modal(body: dict[str, Any], client: WebClient, parts: int, build: Build) -> None:
-        """Check the click is allowed now, then open the modal `build` returns."""
+    def prepare_modal(body: dict[str, Any], context: BoltContext, parts: int, build: Build) -> None:
+        """Check the click is allowed now and build the modal; the lazy listener opens it."""
         user_id = body["user"]["id"]
         tr = ctx.tr(user_id)
         try:
             ids = _ids(body["actions"][0].get("value", ""), parts)
-            view = ctx.run(lambda session: build(session, ids, user_id, tr))
+            context["view"] = ctx.run(lambda session: build(session, ids, user_id, tr))
         except ActionRefused as refusal:
             ctx.tell(user_id, refusal, channel_of(body))
+
+    def open_modal(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        if not context.get("view"):
             return
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            client.views_open(trigger_id=body["trigger_id"], view=context["view"])
         except SlackApiError as error:
             log.warning("views.open failed: %s", error.response.get("error"))
-
-    def just_ack(ack: Ack) -> None:
-        ack()
 
     def on(action_id: ActionId, parts: int, change: Callable[[Session, list[int], str], Any]) -> None:
         def handler(ack: Ack, body: dict[str, Any]) -> None:
@@ -67,9 +67,10 @@ def register(app: App, ctx: SlackContext) -> None:
         app.action(action_id)(handler)
 
     def modal_on(action_id: ActionId, parts: int, build: Build) -> None:
-        def opener(body: dict[str, Any], client: WebClient) -> None:
-            open_modal(body, client, parts, build)
-        app.action(action_id)(ack=just_ack, lazy=[opener])
+        def check(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+            prepare_modal(body, context, parts, build)
+            ack()
+        app.action(action_id)(ack=check, lazy=[open_modal])
 
     now = ctx.clock.now
 

@@ -1,0 +1,109 @@
+"""Point 2 and 8: invalid forms come back as field errors and record nothing; user text is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from handoff_bot.db import Database
+from handoff_bot.departments.models import Department
+from handoff_bot.handoffs.models import Handoff
+from handoff_bot.slack.ids import BlockId
+from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import open_new_form, submit_new
+
+
+def count(bot: Bot) -> int:
+    with bot.runtime.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(Handoff))
+
+
+@pytest.mark.parametrize(("fields", "block", "message"), [
+    ({"recipient": REQUESTER}, BlockId.RECIPIENT, "can't hand work off to yourself"),
+    ({"recipient": OUTSIDER}, BlockId.RECIPIENT, "not in Finance"),
+    ({"recipient": BOT_USER}, BlockId.RECIPIENT, "is a bot"),
+    ({"recipient": DEACTIVATED}, BlockId.RECIPIENT, "deactivated"),
+    ({"title": "x" * 151}, BlockId.TITLE, "Too long: 151 characters, the limit is 150"),
+    ({"title": "   "}, BlockId.TITLE, "Please fill this in"),
+    ({"details": "d" * 3001}, BlockId.DETAILS, "the limit is 3000"),
+    ({"key_points": "\n".join(f"point {i}" for i in range(11))}, BlockId.KEY_POINTS, "11 key points; at most 10"),
+    ({"key_points": "ok\n" + "p" * 301}, BlockId.KEY_POINTS, "Key point 2 is longer than 300"),
+    ({"due": "2026-03-01"}, BlockId.DUE_DATE, "in the past"),
+    ({"department": "999"}, BlockId.DEPARTMENT, "no longer exists"),
+    ({"department": "finance' OR 1=1"}, BlockId.DEPARTMENT, "no longer exists"),
+])
+def test_a_wrong_field_is_marked_and_nothing_is_recorded(bot: Bot, fields: dict, block: str, message: str) -> None:
+    reply = submit_new(bot, open_new_form(bot), **fields)
+    assert reply.status == 200
+    assert reply.json["response_action"] == "errors"
+    assert message in reply.json["errors"][block], reply.json
+    assert count(bot) == 0
+    assert bot.deliver() == 0
+
+
+def test_no_person_and_no_intake_channel_asks_for_a_person(bot: Bot) -> None:
+    reply = submit_new(bot, open_new_form(bot), department=bot.sales)
+    assert "Sales has no intake channel" in reply.json["errors"][BlockId.RECIPIENT]
+    assert count(bot) == 0
+
+
+def test_today_is_the_requesters_today(bot: Bot) -> None:
+    """10:00 UTC on 2 March is 05:00 in New York: 2 March is still today there, 1 March is not."""
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT, due="2026-03-02").text == ""
+    assert count(bot) == 1
+
+
+def test_mass_mentions_and_fake_links_in_user_text_stay_plain(bot: Bot) -> None:
+    title = "<!channel> pay <@UOUT> now <https://evil.example|bank.example> & more"
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title=title,
+               details="<!here> see <#C0SECRET> > quoted", key_points="<!everyone>\nfine")
+    bot.deliver()
+    sent = [c for c in bot.standin.calls_to("chat.postMessage") if c.ok]
+    assert sent
+    for call in sent:
+        payload = str(call.params.get("text")) + str(call.params.get("blocks"))
+        for raw in ("<!channel>", "<!here>", "<!everyone>", "<@UOUT>", "<https://evil", "<#C0SECRET>"):
+            assert raw not in payload, (raw, call.method)
+    card = bot.last(RECIPIENT, "New handoff")
+    assert "&lt;!channel&gt; pay &lt;@UOUT&gt; now" in str(card["blocks"])
+    assert "&amp; more" in str(card["blocks"])
+
+
+def test_control_and_direction_characters_are_removed(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Invoice\u202egnp.exe\u0007 批准 ✅")
+    with bot.runtime.db.transaction() as session:
+        assert session.scalar(select(Handoff.title)) == "Invoicegnp.exe 批准 ✅"
+
+
+def test_slash_text_fills_the_form_without_pinging_anyone(bot: Bot) -> None:
+    form = open_new_form(bot, f"<!channel> Budget for <#{INTAKE}|fin-intake> <@{RECIPIENT}|rec> ")
+    title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)["element"]["initial_value"]
+    assert title == "@channel Budget for #fin-intake"
+    user = next(b for b in form["blocks"] if b.get("block_id") == BlockId.RECIPIENT)["element"]["initial_user"]
+    assert user == RECIPIENT
+
+
+def test_help_and_list_answer_privately(bot: Bot) -> None:
+    reply = bot.slack.command(REQUESTER, "help")
+    assert reply.status == 200 and reply.json["response_type"] == "ephemeral"
+    assert "/handoff list" in str(reply.json["blocks"])
+    assert bot.slack.command(REQUESTER, "list").json["blocks"][0]["text"]["text"].startswith("You have no open")
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Renew the licence")
+    mine = str(bot.slack.command(REQUESTER, "list").json["blocks"])
+    theirs = str(bot.slack.command(RECIPIENT, "LIST").json["blocks"])
+    assert "You asked for" in mine and "Renew the licence" in mine
+    assert "Waiting on you" in theirs and "Renew the licence" in theirs
+    assert "Renew the licence" not in str(bot.slack.command(OUTSIDER, "list").json["blocks"])
+    assert len(bot.standin.calls_to("views.open")) == 1  # help and list open no form
+
+
+def test_without_departments_the_command_says_how_to_set_them_up(make_bot: Callable[..., Bot], db: Database) -> None:
+    bot = make_bot()
+    with db.transaction() as session:
+        for department in session.scalars(select(Department)):
+            session.delete(department)
+    reply = bot.slack.command(REQUESTER, "")
+    assert "departments import" in reply.json["text"]
+    assert bot.standin.calls_to("views.open") == []
