@@ -109,8 +109,9 @@ def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callabl
     if move.actor is Actor.REQUESTER and actor_id != handoff.requester_id:
         raise ActionRefused(Refusal.NOT_REQUESTER, handoff)
     if move.actor is Actor.RECIPIENT:
-        if handoff.recipient_id is None and handoff.state in move.from_states:
-            raise ActionRefused(Refusal.UNCLAIMED, handoff)
+        if handoff.recipient_id is None:
+            refusal = Refusal.UNCLAIMED if handoff.state in move.from_states else Refusal.WRONG_STATE
+            raise ActionRefused(refusal, handoff)
         if actor_id != handoff.recipient_id:
             raise ActionRefused(Refusal.NOT_RECIPIENT, handoff)
     if move.actor is Actor.DEPARTMENT_MEMBER:

@@ -29,6 +29,7 @@ class NoticeKind(enum.StrEnum):
     EPHEMERAL = "ephemeral"                # a short answer only the clicker sees
     REFRESH = "refresh"                    # bring every message of a handoff up to date
     HOME = "home"                          # publish the user's App Home tab
+    UNDELIVERED = "undelivered"            # to the requester: the handoff could not reach its recipient
 
 
 class OutboxState(enum.StrEnum):

@@ -29,6 +29,7 @@ from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.i18n import translator
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
+from handoff_bot.outbox.service import enqueue
 from handoff_bot.people import Directory
 from handoff_bot.slack.blocks.home import home_view
 from handoff_bot.slack.blocks.messages import Facts, Message, render
@@ -308,7 +309,7 @@ class Deliverer:
             if not counts:
                 message.attempts -= 1
             if message.attempts >= self.max_attempts:
-                self._mark_dead(message, reason)
+                self._mark_dead(session, message, reason)
                 return
             if wait is None:
                 base = min(2 ** message.attempts, 300)
@@ -324,15 +325,19 @@ class Deliverer:
         with self.db.transaction() as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
-            self._mark_dead(message, reason)
+            self._mark_dead(session, message, reason)
 
-    @staticmethod
-    def _mark_dead(message: OutboxMessage, reason: str) -> None:
+    def _mark_dead(self, session: Session, message: OutboxMessage, reason: str) -> None:
+        """Give up on a notice; when a new handoff could not reach its recipient, tell the requester."""
         message.state = OutboxState.DEAD
         message.lease_until = None
         message.last_error = reason[:2000]
         log.error("outbox %s (%s to %s) is dead: %s", message.id, message.kind, message.target, reason,
                   extra={"handoff_id": message.handoff_id})
+        handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
+        if handoff is not None and message.kind in (NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST):
+            enqueue(session, NoticeKind.UNDELIVERED, handoff.requester_id, self.clock.now(),
+                    handoff_id=handoff.id, target=message.target, error=reason[:100])
 
     def _forget(self, call: _Call) -> None:
         """A message that no longer exists in Slack is not updated again."""

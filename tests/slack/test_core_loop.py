@@ -178,3 +178,4 @@ def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:
     assert handoff(bot).state is HandoffState.CANCELLED
     assert "cancelled" in bot.last(RECIPIENT, "cancelled")["text"]
     assert all(buttons(m) == [] for m in bot.posts(RECIPIENT) + bot.posts(REQUESTER))
+

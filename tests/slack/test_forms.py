@@ -107,3 +107,12 @@ def test_without_departments_the_command_says_how_to_set_them_up(make_bot: Calla
     reply = bot.slack.command(REQUESTER, "")
     assert "departments import" in reply.json["text"]
     assert bot.standin.calls_to("views.open") == []
+
+
+def test_the_home_tab_lists_what_waits_on_me_and_what_i_asked_for(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Renew the licence")
+    for user, heading in ((RECIPIENT, "Waiting on you"), (REQUESTER, "You asked for")):
+        assert bot.slack.app_home_opened(user).status == 200
+        bot.deliver()
+        home = str(bot.standin.home(user)["blocks"])
+        assert heading in home and "Renew the licence" in home

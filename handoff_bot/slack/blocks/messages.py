@@ -271,6 +271,18 @@ def cancelled(tr: Translator, facts: Facts) -> Message:
                    [section(text)])
 
 
+def undelivered(tr: Translator, facts: Facts) -> Message:
+    """To the requester: the handoff could not be delivered, and what to do about it."""
+    _ = tr.gettext
+    h = facts.handoff
+    target = str(facts.params.get("target", ""))
+    where = f"<@{target}>" if target[:1] in ("U", "W") else f"<#{target}>"
+    text = _("Handoff could not deliver *{title}* to {where} (Slack said: {error}). If it is a private channel, "
+             "invite @handoff to it; or cancel this handoff and send it to a person.",
+             title=esc(h.title), where=where, error=esc(str(facts.params.get("error", ""))))
+    return Message(_("Could not deliver {title}", title=esc(h.title)), [section(text)])
+
+
 RENDERERS = {
     NoticeKind.RECIPIENT_CARD: recipient_card,
     NoticeKind.INTAKE_POST: intake_post,
@@ -283,6 +295,7 @@ RENDERERS = {
     NoticeKind.RATING_REQUEST: rating_request,
     NoticeKind.RATED: rated,
     NoticeKind.CANCELLED: cancelled,
+    NoticeKind.UNDELIVERED: undelivered,
 }
 
 
