@@ -6,6 +6,7 @@
 #   make test     ruff, then the suite on SQLite, then on PostgreSQL (scripts/test)
 #   make lint     ruff only
 #   make migrate  migrate the database in DATABASE_URL to the latest schema
+#   make messages  extract strings into messages.pot and merge them into the catalogs
 #   make clean    remove .venv (and with it the install stamps) and tool caches
 
 SHELL := /bin/bash
@@ -24,7 +25,7 @@ DEV_STAMP := $(VENV)/.installed-dev-$(call hash_of,requirements.txt requirements
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-x -k digest"
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint migrate clean venv deps deps-dev
+.PHONY: help run test lint migrate messages clean venv deps deps-dev
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -66,6 +67,9 @@ lint: $(DEV_STAMP)
 migrate: $(RUN_STAMP)
 	@echo "==> Migrating the database: python -m handoff_bot db upgrade"
 	@$(BIN)/python -m handoff_bot db upgrade
+
+messages: $(RUN_STAMP)
+	@VENV_BIN=$(BIN) bash scripts/messages
 
 clean:
 	@echo "==> Removing $(VENV), .pytest_cache, .ruff_cache"

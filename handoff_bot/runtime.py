@@ -16,6 +16,8 @@ from handoff_bot.clock import Clock, SystemClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
 from handoff_bot.departments import config_file
+from handoff_bot.followups import jobs
+from handoff_bot.followups.jobs import FollowupRunner
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
 from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
 STUCK_AFTER = timedelta(minutes=10)
+FOLLOWUP_SECONDS = 1.0  # how often each process looks for due follow-ups (an indexed query)
 
 
 class Runtime:
@@ -43,10 +46,12 @@ class Runtime:
             self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15),
             self.directory, self.clock,
         )
+        self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake)
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret)
         self.wsgi = make_wsgi(self.bolt, self.readiness)
         self._socket_mode: Any = None
+        self._scheduler: Any = None
 
     def prepare(self) -> None:
         """Migrate the database and, when `HANDOFF_CONFIG` is set, import the departments file.
@@ -93,6 +98,7 @@ class Runtime:
         from waitress import create_server
 
         self.deliverer.start()
+        self._scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
         if self.settings.app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -109,6 +115,8 @@ class Runtime:
             self.close()
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         if self._socket_mode is not None:
             threading.Thread(target=self._socket_mode.close, daemon=True).start()
         self.deliverer.stop()

@@ -25,6 +25,9 @@ class Action(enum.StrEnum):
     MARK_DONE = "mark_done"
     RATE = "rate"
     CANCEL = "cancel"
+    NUDGE = "nudge"
+    REASSIGN = "reassign"
+    ESCALATE = "escalate"
 
 
 class Actor(enum.StrEnum):
@@ -33,6 +36,8 @@ class Actor(enum.StrEnum):
     REQUESTER = "requester"
     RECIPIENT = "recipient"
     DEPARTMENT_MEMBER = "department_member"
+    MANAGER = "manager"  # a manager of the receiving department
+    SYSTEM = "system"    # the bot itself (follow-ups)
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,18 @@ TRANSITIONS: dict[Action, Move] = {
     Action.MARK_DONE: Move(frozenset({S.CONFIRMED}), S.DONE, Actor.RECIPIENT),
     Action.RATE: Move(frozenset({S.DONE}), S.RATED, Actor.REQUESTER),
     Action.CANCEL: Move(OPEN_STATES, S.CANCELLED, Actor.REQUESTER),
+    Action.NUDGE: Move(OPEN_STATES, None, Actor.MANAGER),
+    Action.REASSIGN: Move(_ASKABLE, S.SENT, Actor.MANAGER),
+    Action.ESCALATE: Move(OPEN_STATES, None, Actor.SYSTEM),
 }
+SYSTEM_ACTOR = "handoff"  # the actor id recorded for the bot's own actions
 
 
 class Refusal(enum.StrEnum):
     NOT_REQUESTER = "not_requester"
     NOT_RECIPIENT = "not_recipient"
     NOT_MEMBER = "not_member"
+    NOT_MANAGER = "not_manager"
     OWN_HANDOFF = "own_handoff"
     UNCLAIMED = "unclaimed"
     ALREADY_CLAIMED = "already_claimed"
@@ -96,7 +106,14 @@ class ActionRefused(Exception):
         self.handoff = Snapshot.of(handoff) if handoff is not None else None
 
 
-def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callable[[str], bool]) -> Move:
+def check(
+    handoff: Handoff,
+    action: Action,
+    actor_id: str,
+    *,
+    is_member: Callable[[str], bool],
+    is_manager: Callable[[str], bool] = lambda _user: False,
+) -> Move:
     """Raise `ActionRefused` unless `actor_id` may take `action` on `handoff` now.
 
     Args:
@@ -104,6 +121,7 @@ def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callabl
         action: what is being attempted.
         actor_id: the Slack user attempting it.
         is_member: whether a user belongs to the handoff's receiving department.
+        is_manager: whether a user manages the handoff's receiving department.
     """
     move = TRANSITIONS[action]
     if move.actor is Actor.REQUESTER and actor_id != handoff.requester_id:
@@ -121,6 +139,10 @@ def check(handoff: Handoff, action: Action, actor_id: str, *, is_member: Callabl
             raise ActionRefused(Refusal.NOT_MEMBER, handoff)
         if handoff.recipient_id is not None:
             raise ActionRefused(Refusal.ALREADY_CLAIMED, handoff)
+    if move.actor is Actor.MANAGER and not is_manager(actor_id):
+        raise ActionRefused(Refusal.NOT_MANAGER, handoff)
+    if move.actor is Actor.SYSTEM and actor_id != SYSTEM_ACTOR:
+        raise ActionRefused(Refusal.NOT_MANAGER, handoff)
     if handoff.state not in move.from_states:
         raise ActionRefused(Refusal.WRONG_STATE, handoff)
     return move
@@ -134,6 +156,7 @@ def apply(
     now: datetime,
     *,
     is_member: Callable[[str], bool],
+    is_manager: Callable[[str], bool] = lambda _user: False,
     payload: dict[str, Any] | None = None,
 ) -> HandoffEvent:
     """Check the move, change the state and write the audit event, all in `session`.
@@ -141,7 +164,7 @@ def apply(
     Raises:
         ActionRefused: the move is not allowed (nothing is changed).
     """
-    move = check(handoff, action, actor_id, is_member=is_member)
+    move = check(handoff, action, actor_id, is_member=is_member, is_manager=is_manager)
     before = handoff.state
     if move.to_state is not None:
         handoff.state = move.to_state

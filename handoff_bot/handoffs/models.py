@@ -77,6 +77,12 @@ class Handoff(Base):
     state: Mapped[HandoffState] = mapped_column(str_enum(HandoffState))
     rounds: Mapped[int] = mapped_column(default=0)
     escalated: Mapped[bool] = mapped_column(default=False)
+    # The confirm clock runs while the recipient owes a restatement (sent, clarifying) and pauses
+    # while the requester reviews one: working seconds used so far, and since when it runs again.
+    confirm_clock_used_s: Mapped[int] = mapped_column(default=0)
+    confirm_clock_since: Mapped[datetime | None]
+    confirm_reminders: Mapped[int] = mapped_column(default=0)
+    last_reminded_at: Mapped[datetime | None]
     standard: Mapped[dict[str, Any]]
     confirmed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]

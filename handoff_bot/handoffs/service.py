@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from handoff_bot.departments import service as departments
 from handoff_bot.departments.models import Department
+from handoff_bot.followups import service as followups
 from handoff_bot.handoffs import lifecycle
 from handoff_bot.handoffs.lifecycle import Action, ActionRefused, Refusal
 from handoff_bot.handoffs.models import (
@@ -159,12 +160,13 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
         from_department_id=from_department_id, to_department_id=department.id,
         recipient_id=recipient_id, title=title, details=details or None, due_date=draft.due_date,
         relation=draft.relation, priority=draft.priority, state=HandoffState.SENT,
-        standard=asdict(departments.standard_of(department)),
+        standard=asdict(departments.standard_of(department)), confirm_clock_since=now,
         key_points=[KeyPoint(position=i, text=p) for i, p in enumerate(points, 1)],
     )
     session.add(handoff)
     session.flush()
     lifecycle.record_creation(session, handoff, now)
+    followups.plan(session, handoff, now)
     if recipient_id:
         enqueue(session, N.RECIPIENT_CARD, recipient_id, now, handoff_id=handoff.id)
     else:
@@ -190,6 +192,10 @@ def _is_member(session: Session, handoff: Handoff) -> Any:
     return lambda user_id: departments.is_member(session, handoff.to_department_id, user_id)
 
 
+def _is_manager(session: Session, handoff: Handoff) -> Any:
+    return lambda user_id: user_id in departments.managers(session, handoff.to_department_id)
+
+
 def may(session: Session, handoff_id: int, action: Action, actor_id: str) -> Handoff:
     """Check, without changing anything, that `actor_id` may take `action` now (e.g. before a modal opens).
 
@@ -197,7 +203,8 @@ def may(session: Session, handoff_id: int, action: Action, actor_id: str) -> Han
         ActionRefused: the action is not allowed.
     """
     handoff = load(session, handoff_id)
-    lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff))
+    lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff),
+                    is_manager=_is_manager(session, handoff))
     return handoff
 
 
@@ -205,8 +212,16 @@ def _apply(
     session: Session, handoff_id: int, action: Action, actor_id: str, now: datetime, **payload: Any
 ) -> Handoff:
     handoff = load(session, handoff_id, for_update=True)
-    lifecycle.apply(session, handoff, action, actor_id, now, is_member=_is_member(session, handoff), payload=payload)
+    lifecycle.apply(session, handoff, action, actor_id, now, is_member=_is_member(session, handoff),
+                    is_manager=_is_manager(session, handoff), payload=payload)
     return handoff
+
+
+def _changed(session: Session, handoff: Handoff, now: datetime) -> None:
+    """After a state change: re-plan its follow-ups and bring its messages up to date."""
+    session.flush()
+    followups.plan(session, handoff, now)
+    _refresh(session, handoff, now)
 
 
 def _refresh(session: Session, handoff: Handoff, now: datetime) -> None:
@@ -226,7 +241,7 @@ def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
     handoff = _apply(session, handoff_id, Action.CLAIM, actor_id, now)
     handoff.recipient_id = actor_id
     enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -258,6 +273,7 @@ def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequ
     if errors:
         raise InvalidInput(errors)
     handoff.rounds += 1
+    followups.pause_confirm_clock(session, handoff, now)
     lifecycle.apply(
         session, handoff, Action.RESTATE, actor_id, now,
         is_member=_is_member(session, handoff), payload={"round": handoff.rounds},
@@ -266,7 +282,7 @@ def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequ
         handoff_id=handoff.id, number=handoff.rounds, restated_by=actor_id, restated_at=now, restatements=texts,
     ))
     enqueue(session, N.REVIEW, handoff.requester_id, now, handoff_id=handoff.id, round=handoff.rounds)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -289,7 +305,7 @@ def accept(session: Session, handoff_id: int, round_number: int, actor_id: str, 
     handoff.confirmed_at = now
     assert handoff.recipient_id
     enqueue(session, N.CONFIRMED, handoff.recipient_id, now, handoff_id=handoff.id)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -312,9 +328,10 @@ def clarify(
     rnd = current_round(session, handoff)
     assert rnd is not None
     rnd.verdict, rnd.decided_at, rnd.clarification = Verdict.CLARIFY, now, body
+    followups.restart_confirm_clock(handoff, now)
     assert handoff.recipient_id
     enqueue(session, N.CLARIFICATION, handoff.recipient_id, now, handoff_id=handoff.id, round=round_number)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -375,7 +392,7 @@ def mark_done(session: Session, handoff_id: int, actor_id: str, now: datetime) -
     handoff = _apply(session, handoff_id, Action.MARK_DONE, actor_id, now)
     handoff.done_at = now
     enqueue(session, N.RATING_REQUEST, handoff.requester_id, now, handoff_id=handoff.id)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -400,7 +417,7 @@ def rate(session: Session, handoff_id: int, actor_id: str, rating: int, comment:
     handoff.rating, handoff.rating_comment, handoff.rated_at = rating, body or None, now
     assert handoff.recipient_id
     enqueue(session, N.RATED, handoff.recipient_id, now, handoff_id=handoff.id)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
     return handoff
 
 
@@ -409,7 +426,56 @@ def cancel(session: Session, handoff_id: int, actor_id: str, now: datetime) -> H
     handoff = _apply(session, handoff_id, Action.CANCEL, actor_id, now)
     if handoff.recipient_id:
         enqueue(session, N.CANCELLED, handoff.recipient_id, now, handoff_id=handoff.id)
-    _refresh(session, handoff, now)
+    _changed(session, handoff, now)
+    return handoff
+
+
+def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
+    """A manager of the receiving department asks whoever holds the handoff to act on it now."""
+    handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
+    target = handoff.recipient_id or handoff.to_department.intake_channel
+    if target:
+        enqueue(session, N.REMINDERS, target, now, items=[{"h": handoff.id, "k": "nudge", "by": actor_id}])
+    return handoff
+
+
+def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id: str | None, now: datetime,
+             *, directory: Directory) -> Handoff:
+    """A manager gives the handoff to another member; they confirm their understanding anew.
+
+    Raises:
+        InvalidInput: no person, the same person, the requester, or not a person in the department
+            (field `recipient`).
+        ActionRefused: not a manager of the receiving department, or the handoff is past confirmation.
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.REASSIGN, actor_id, is_member=_is_member(session, handoff),
+                    is_manager=_is_manager(session, handoff))
+    profile = directory.profile(new_recipient_id) if new_recipient_id else None
+    code = None
+    if not new_recipient_id:
+        code = "required"
+    elif new_recipient_id == handoff.recipient_id:
+        code = "same_person"
+    elif new_recipient_id == handoff.requester_id:
+        code = "requester"
+    elif profile is None or profile.is_bot or profile.deleted:
+        code = "bot" if profile and profile.is_bot else "deactivated" if profile else "unknown_user"
+    elif not departments.is_member(session, handoff.to_department_id, new_recipient_id):
+        code = "not_in_department"
+    if code:
+        raise InvalidInput([FieldError("recipient", code, {"department": handoff.department_name})])
+    previous = handoff.recipient_id
+    lifecycle.apply(session, handoff, Action.REASSIGN, actor_id, now, is_member=_is_member(session, handoff),
+                    is_manager=_is_manager(session, handoff), payload={"from": previous, "to": new_recipient_id})
+    assert new_recipient_id is not None
+    handoff.recipient_id = new_recipient_id
+    handoff.confirmed_at = None
+    followups.restart_confirm_clock(handoff, now, reset=True)
+    enqueue(session, N.RECIPIENT_CARD, new_recipient_id, now, handoff_id=handoff.id)
+    if previous:
+        enqueue(session, N.REASSIGNED, previous, now, handoff_id=handoff.id, to=new_recipient_id)
+    _changed(session, handoff, now)
     return handoff
 
 

@@ -29,6 +29,8 @@ class NoticeKind(enum.StrEnum):
     EPHEMERAL = "ephemeral"                # a short answer only the clicker sees
     REFRESH = "refresh"                    # bring every message of a handoff up to date
     HOME = "home"                          # publish the user's App Home tab
+    REASSIGNED = "reassigned"              # to the former recipient: a manager gave it to someone else
+    REMINDERS = "reminders"                # follow-ups due for one person, in one message
     UNDELIVERED = "undelivered"            # to the requester: the handoff could not reach its recipient
 
 
@@ -61,10 +63,13 @@ class OutboxMessage(Base):
 
 
 class SlackMessage(Base):
-    """A message the bot posted about a handoff, kept so it can be updated when the state changes."""
+    """A message the bot posted about a handoff, kept so it can be updated when the state changes.
+
+    A reminder message listing several handoffs has one row for each.
+    """
 
     __tablename__ = "slack_message"
-    __table_args__ = (UniqueConstraint("channel", "ts"),)
+    __table_args__ = (UniqueConstraint("channel", "ts", "handoff_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"), index=True)

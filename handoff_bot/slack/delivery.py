@@ -33,6 +33,7 @@ from handoff_bot.outbox.service import enqueue
 from handoff_bot.people import Directory
 from handoff_bot.slack.blocks.home import home_view
 from handoff_bot.slack.blocks.messages import Facts, Message, render
+from handoff_bot.slack.blocks.reminders import current, reminders
 from handoff_bot.slack.blocks.replies import refusal_text
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class _Call:
     method: str
     args: dict[str, Any]
     record: SlackMessage | None = None        # existing message being updated
-    new_record: dict[str, Any] | None = None  # a message to remember once posted
+    new_records: list[dict[str, Any]] = field(default_factory=list)  # rows to remember once posted
     content_hash: str = ""
 
 
@@ -243,6 +244,15 @@ class Deliverer:
             plan.calls.append(_Call("views.publish", {
                 "user_id": message.target, "view": home_view(tr, incoming, outgoing)}))
             return plan
+        if message.kind is NoticeKind.REMINDERS:
+            loaded = self._load(session, message.params["items"])
+            items = current(message.params["items"], loaded)
+            if items:  # a reminder that no longer applies is not sent
+                rendered = reminders(tr, items, loaded)
+                rows = [{"handoff_id": h, "kind": message.kind, "target": message.target, "params": {"items": items}}
+                        for h in dict.fromkeys(int(i["h"]) for i in items)]
+                plan.calls.append(self._post(message.target, rendered, rows))
+            return plan
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is None:
             return plan
@@ -254,9 +264,13 @@ class Deliverer:
                 .order_by(SlackMessage.id)
             )
             for record in records:
-                facts.params = record.params
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)
-                rendered = render(record.kind, translator(locale), facts)
+                if record.kind is NoticeKind.REMINDERS:
+                    rendered = reminders(translator(locale), record.params["items"],
+                                         self._load(session, record.params["items"]))
+                else:
+                    facts.params, facts.target = record.params, record.target
+                    rendered = render(record.kind, translator(locale), facts)
                 digest = _hash(rendered)
                 if digest != record.content_hash:
                     plan.calls.append(_Call("chat.update", {
@@ -264,22 +278,33 @@ class Deliverer:
                         "blocks": rendered.blocks,
                     }, record=record, content_hash=digest))
             return plan
-        facts.params = message.params
+        facts.params, facts.target = message.params, message.target
         if not _is_user(message.target):
             tr = translator(locales.get(handoff.requester_id))
         rendered = render(message.kind, tr, facts)
-        plan.calls.append(_Call("chat.postMessage", {
-            "channel": message.target, "text": rendered.text, "blocks": rendered.blocks,
-            "unfurl_links": False, "unfurl_media": False,
-        }, new_record={"handoff_id": handoff.id, "kind": message.kind, "target": message.target,
-                       "params": message.params}, content_hash=_hash(rendered)))
+        plan.calls.append(self._post(message.target, rendered, [
+            {"handoff_id": handoff.id, "kind": message.kind, "target": message.target, "params": message.params}]))
         return plan
+
+    @staticmethod
+    def _post(target: str, rendered: Message, rows: list[dict[str, Any]]) -> _Call:
+        return _Call("chat.postMessage", {
+            "channel": target, "text": rendered.text, "blocks": rendered.blocks,
+            "unfurl_links": False, "unfurl_media": False,
+        }, new_records=rows, content_hash=_hash(rendered))
+
+    @staticmethod
+    def _load(session: Session, items: list[dict[str, Any]]) -> dict[int, Handoff]:
+        ids = {int(i["h"]) for i in items}
+        return {h.id: h for h in session.scalars(select(Handoff).where(Handoff.id.in_(ids)))}
 
     def _ephemeral(self, session: Session, message: OutboxMessage, tr: Any) -> _Call:
         params = message.params
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
-        text = refusal_text(tr, params.get("refusal"), handoff) if params.get("refusal") else tr.gettext(
-            params.get("text", ""))
+        if params.get("refusal"):
+            text = refusal_text(tr, params["refusal"], handoff)
+        else:
+            text = tr.gettext(params["text"]) if params.get("text") else ""
         if params.get("channel"):
             return _Call("chat.postEphemeral", {"channel": params["channel"], "user": message.target, "text": text})
         return _Call("chat.postMessage", {"channel": message.target, "text": text})
@@ -290,11 +315,11 @@ class Deliverer:
         now = self.clock.now()
         with self.db.transaction() as session:
             for call, data in done:
-                if call.new_record is not None and data.get("ts"):
-                    session.add(SlackMessage(
-                        **call.new_record, channel=data.get("channel", call.args["channel"]), ts=data["ts"],
+                if call.new_records and data.get("ts"):
+                    session.add_all(SlackMessage(
+                        **row, channel=data.get("channel", call.args["channel"]), ts=data["ts"],
                         content_hash=call.content_hash, posted_at=now,
-                    ))
+                    ) for row in call.new_records)
                 elif call.record is not None:
                     session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
                                     .values(content_hash=call.content_hash))

@@ -15,6 +15,8 @@ class ActionId(enum.StrEnum):
     MARK_DONE = "handoff_mark_done"
     RATE = "handoff_rate"
     CANCEL = "handoff_cancel"
+    NUDGE = "handoff_nudge"
+    REASSIGN = "handoff_reassign"
     INPUT = "value"  # the single element inside each input block
 
 
@@ -25,6 +27,7 @@ class CallbackId(enum.StrEnum):
     ASK = "handoff_ask"
     ANSWER = "handoff_answer"
     RATE = "handoff_rate"
+    REASSIGN = "handoff_reassign"
 
 
 class BlockId(enum.StrEnum):

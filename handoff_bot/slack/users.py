@@ -8,28 +8,14 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff_bot.clock import Clock
-from handoff_bot.db import Base, Database
-from handoff_bot.people import Profile
+from handoff_bot.db import Database
+from handoff_bot.people import Profile, SlackUser
 
 log = logging.getLogger(__name__)
 
 FRESH_FOR = timedelta(hours=12)
-
-
-class SlackUser(Base):
-    __tablename__ = "slack_user"
-
-    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(160))
-    tz: Mapped[str] = mapped_column(String(64))
-    locale: Mapped[str] = mapped_column(String(16))
-    is_bot: Mapped[bool]
-    deleted: Mapped[bool]
-    fetched_at: Mapped[datetime]
 
 
 class SlackDirectory:

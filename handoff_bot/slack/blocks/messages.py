@@ -34,6 +34,7 @@ class Facts:
     rounds: Sequence[UnderstandingRound] = ()
     questions: Sequence[Question] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    target: str = ""  # whom the message is for (a user or channel id)
 
     def round(self, number: int) -> UnderstandingRound | None:
         return next((r for r in self.rounds if r.number == number), None)
@@ -47,10 +48,10 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
     _ = tr.gettext
     h = facts.handoff
     from_part = esc(h.from_department.name) if h.from_department else _("no department")
+    who = f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned")
     fields = [
         _("*From*\n<@{requester}> ({department})", requester=h.requester_id, department=from_part),
-        _("*To*\n{who} ({department})", department=esc(h.to_department.name),
-          who=f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned")),
+        _("*To*\n{who} ({department})", department=esc(h.to_department.name), who=who),
         _("*Due*\n{date}", date=h.due_date.isoformat() if h.due_date else _("no due date")),
         _("*Priority*\n{priority}", priority=labels.priority(tr, h.priority)),
     ]
@@ -83,6 +84,10 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
     if h.priority.value == "urgent":
         intro = _(":rotating_light: Urgent: <@{requester}> handed off work to you.", requester=h.requester_id)
     blocks = [section(intro), *_summary(tr, facts)]
+    if facts.target and h.recipient_id and facts.target != h.recipient_id:
+        blocks.append(context(_("Reassigned to <@{user}>", user=h.recipient_id)))
+        return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)),
+                       blocks)
     buttons = []
     if h.state in (S.SENT, S.CLARIFYING):
         label = _("Confirm my understanding") if h.state is S.SENT else _("Restate again")
@@ -159,7 +164,7 @@ def review(tr: Translator, facts: Facts) -> Message:
     elif rnd is not None and rnd.verdict is Verdict.ACCEPTED:
         blocks.append(context(_(":white_check_mark: You confirmed this understanding.")))
     elif rnd is not None and rnd.verdict is Verdict.CLARIFY:
-        blocks.append(context(_("You asked for a clarification:") + " " + esc(cut(rnd.clarification or "", 2000))))
+        blocks.append(context(_("You asked for a clarification: {text}", text=esc(cut(rnd.clarification or "", 2000)))))
     else:
         blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
     return Message(_("<@{recipient}> restated your key points for {title}", recipient=h.recipient_id,
@@ -271,6 +276,15 @@ def cancelled(tr: Translator, facts: Facts) -> Message:
                    [section(text)])
 
 
+def reassigned(tr: Translator, facts: Facts) -> Message:
+    """To the former recipient: a manager gave the handoff to someone else."""
+    _ = tr.gettext
+    h = facts.handoff
+    text = _("*{title}* was reassigned to <@{user}>; nothing more is needed from you.", title=esc(h.title),
+             user=facts.params.get("to", h.recipient_id))
+    return Message(_("{title} was reassigned", title=esc(h.title)), [section(text)])
+
+
 def undelivered(tr: Translator, facts: Facts) -> Message:
     """To the requester: the handoff could not be delivered, and what to do about it."""
     _ = tr.gettext
@@ -296,6 +310,7 @@ RENDERERS = {
     NoticeKind.RATED: rated,
     NoticeKind.CANCELLED: cancelled,
     NoticeKind.UNDELIVERED: undelivered,
+    NoticeKind.REASSIGNED: reassigned,
 }
 
 

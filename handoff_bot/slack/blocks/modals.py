@@ -156,3 +156,17 @@ def rate(tr: Translator, handoff: Handoff) -> dict[str, Any]:
     ]
     return modal(CallbackId.RATE, _("Rate the handoff"), blocks, submit=_("Rate"), close=_("Cancel"),
                  metadata=metadata(h=handoff.id))
+
+
+def reassign(tr: Translator, handoff: Handoff) -> dict[str, Any]:
+    """A manager picks another member of the department to take the handoff."""
+    _ = tr.gettext
+    current = f"<@{handoff.recipient_id}>" if handoff.recipient_id else _("nobody yet")
+    blocks = [
+        section(_("*{title}* from <@{requester}> is with {current}. Who in {department} should take it? "
+                  "They will be asked to confirm their understanding anew.", title=esc(handoff.title),
+                  requester=handoff.requester_id, current=current, department=esc(handoff.department_name))),
+        input_block(BlockId.RECIPIENT, _("New recipient"), {"type": "users_select", "action_id": ActionId.INPUT}),
+    ]
+    return modal(CallbackId.REASSIGN, _("Reassign"), blocks, submit=_("Reassign"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id))

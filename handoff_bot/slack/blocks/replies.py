@@ -25,6 +25,8 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
         return _("Only <@{recipient}>, who is handling this handoff, can do that.", recipient=h.recipient_id)
     if kind is Refusal.NOT_MEMBER:
         return _("Only members of {department} can claim this handoff.", department=esc(h.department_name))
+    if kind is Refusal.NOT_MANAGER:
+        return _("Only managers of {department} can do that.", department=esc(h.department_name))
     if kind is Refusal.OWN_HANDOFF:
         return _("You asked for this handoff; someone in {department} has to claim it.",
                  department=esc(h.department_name))
@@ -66,6 +68,9 @@ def field_error(tr: Translator, error: FieldError) -> str:
         "past": lambda: _("The due date is in the past."),
         "not_yours": lambda: _("You are not in this department."),
         "stale_form": lambda: _("The key points have changed; close this form and open it again."),
+        "same_person": lambda: _("This person already has it; pick someone else."),
+        "requester": lambda: _("This person asked for the handoff; pick someone in {department}.",
+                               department=department),
     }
     return messages[error.code]() if error.code in messages else error.code
 
@@ -90,9 +95,10 @@ def list_blocks(tr: Translator, incoming: Sequence[Handoff], outgoing: Sequence[
     _ = tr.gettext
 
     def line(h: Handoff) -> str:
-        due = _(", due {date}", date=h.due_date.isoformat()) if h.due_date else ""
-        return _("• #{id} *{title}*{due}: {status}", id=h.id, title=esc(h.title), due=due,
-                 status=labels.status(tr, h))
+        if h.due_date:
+            return _("• #{id} *{title}*, due {date}: {status}", id=h.id, title=esc(h.title),
+                     date=h.due_date.isoformat(), status=labels.status(tr, h))
+        return _("• #{id} *{title}*: {status}", id=h.id, title=esc(h.title), status=labels.status(tr, h))
 
     blocks: list[Block] = []
     if not incoming and not outgoing:

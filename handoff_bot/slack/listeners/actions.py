@@ -78,6 +78,7 @@ def register(app: App, ctx: SlackContext) -> None:
     on(ActionId.ACCEPT, 2, lambda s, ids, user: handoffs.accept(s, ids[0], ids[1], user, now()))
     on(ActionId.MARK_DONE, 1, lambda s, ids, user: handoffs.mark_done(s, ids[0], user, now()))
     on(ActionId.CANCEL, 1, lambda s, ids, user: handoffs.cancel(s, ids[0], user, now()))
+    on(ActionId.NUDGE, 1, lambda s, ids, user: handoffs.nudge(s, ids[0], user, now()))
 
     def restate_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
         handoff = handoffs.may(session, ids[0], Action.RESTATE, user)
@@ -106,6 +107,10 @@ def register(app: App, ctx: SlackContext) -> None:
     def rate_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
         return modals.rate(tr, handoffs.may(session, ids[0], Action.RATE, user))
 
+    def reassign_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
+        return modals.reassign(tr, handoffs.may(session, ids[0], Action.REASSIGN, user))
+
+    modal_on(ActionId.REASSIGN, 1, reassign_form)
     modal_on(ActionId.CONFIRM_UNDERSTANDING, 1, restate_form)
     modal_on(ActionId.CLARIFY, 2, clarify_form)
     modal_on(ActionId.ASK, 1, ask_form)

@@ -162,7 +162,15 @@ def register(app: App, ctx: SlackContext) -> None:
             submit(ack, body, work)
         app.view(callback_id)(handler)
 
+    def reassign(session: Session, form: Form, user_id: str) -> None:
+        handoff_id = form.number("h")
+        if handoff_id is None:
+            raise InvalidInput([FieldError("recipient", "stale_form")])
+        handoffs.reassign(session, handoff_id, user_id, form.user(BlockId.RECIPIENT), ctx.clock.now(),
+                          directory=form.profiles)
+
     on(CallbackId.NEW, new_handoff)
+    on(CallbackId.REASSIGN, reassign)
     on(CallbackId.RESTATE, restate)
     on(CallbackId.CLARIFY, clarify)
     on(CallbackId.ASK, ask)

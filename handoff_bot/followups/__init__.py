@@ -1,0 +1,1 @@
+"""Follow-ups: reminders, escalations and due-date notices planned from service standards."""

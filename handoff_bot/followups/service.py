@@ -1,0 +1,258 @@
+"""Planning follow-ups from the service standard, and firing the due ones exactly once.
+
+`plan()` runs in the transaction of every state change, so what is pending always matches the
+handoff's state. `fire_due()` claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+serialises writers), queues one message per person listing everything due for them, and plans
+the next follow-up from *now*: after downtime each overdue follow-up fires once, not once per
+missed interval. Nothing fires outside the addressee's working hours: it waits for the next
+working moment.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from handoff_bot.departments import service as departments
+from handoff_bot.departments.calendar import WorkingCalendar
+from handoff_bot.followups.models import Followup, FollowupKind, FollowupState
+from handoff_bot.handoffs import lifecycle
+from handoff_bot.handoffs.lifecycle import SYSTEM_ACTOR, Action
+from handoff_bot.handoffs.models import OPEN_STATES, Handoff, HandoffState, UnderstandingRound
+from handoff_bot.outbox.models import NoticeKind
+from handoff_bot.outbox.service import enqueue
+from handoff_bot.people import time_zone
+
+K = FollowupKind
+S = HandoffState
+ITEMS_PER_MESSAGE = 15
+RATING_AFTER_WORKING_DAYS = 2
+
+
+class Item(enum.StrEnum):
+    """One line of a reminder message; which buttons it carries depends on it."""
+
+    CONFIRM_REMINDER = "confirm_reminder"
+    REVIEW_REMINDER = "review_reminder"
+    ESCALATION = "escalation"   # to a manager
+    ESCALATED = "escalated"     # to the requester
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"         # to the recipient
+    OVERDUE_REQUESTER = "overdue_requester"
+    OVERDUE_MANAGER = "overdue_manager"
+    RATING_REMINDER = "rating_reminder"
+    NUDGE = "nudge"             # a manager asked the recipient to act
+
+
+# While an item is still true; a reminder that no longer applies is neither sent nor left with buttons.
+APPLIES: dict[Item, frozenset[S]] = {
+    Item.CONFIRM_REMINDER: frozenset({S.SENT, S.CLARIFYING}),
+    Item.REVIEW_REMINDER: frozenset({S.RESTATED}),
+    Item.ESCALATION: OPEN_STATES,
+    Item.ESCALATED: OPEN_STATES,
+    Item.DUE_SOON: OPEN_STATES,
+    Item.OVERDUE: OPEN_STATES,
+    Item.OVERDUE_REQUESTER: OPEN_STATES,
+    Item.OVERDUE_MANAGER: OPEN_STATES,
+    Item.RATING_REMINDER: frozenset({S.DONE}),
+    Item.NUDGE: OPEN_STATES,
+}
+
+
+def applies(item: str, handoff: Handoff) -> bool:
+    """Whether a reminder item about `handoff` is still true."""
+    return handoff.state in APPLIES.get(Item(item), frozenset())
+
+
+def calendar(session: Session, handoff: Handoff, user_id: str | None) -> WorkingCalendar:
+    """The working calendar of the handoff's standard in a user's time zone."""
+    standard = handoff.standard
+    return WorkingCalendar.of(standard.get("working_hours", "Mon-Fri 09:00-18:00"), time_zone(session, user_id),
+                              standard.get("holiday_country"))
+
+
+def _recipient_side(session: Session, handoff: Handoff) -> str | None:
+    """Whose time zone the receiving side's clock runs in: the recipient's, else the first manager's."""
+    if handoff.recipient_id:
+        return handoff.recipient_id
+    managers = departments.managers(session, handoff.to_department_id)
+    return managers[0] if managers else None
+
+
+def deadline(session: Session, handoff: Handoff) -> datetime | None:
+    """When the work is late: the end of the due date (recipient's zone), else `complete_within` after
+    confirmation; the first working moment from then on."""
+    cal = calendar(session, handoff, _recipient_side(session, handoff))
+    if handoff.due_date is not None:
+        midnight = datetime.combine(handoff.due_date + timedelta(days=1), time(0), tzinfo=cal.zone)
+        return cal.next_working_moment(midnight)
+    if handoff.confirmed_at is not None:
+        return cal.add(handoff.confirmed_at, int(handoff.standard["complete_within_s"]))
+    return None
+
+
+def pause_confirm_clock(session: Session, handoff: Handoff, now: datetime) -> None:
+    """The recipient restated: their clock stops while the requester reviews."""
+    if handoff.confirm_clock_since is not None:
+        cal = calendar(session, handoff, _recipient_side(session, handoff))
+        handoff.confirm_clock_used_s += cal.between(handoff.confirm_clock_since, now)
+        handoff.confirm_clock_since = None
+
+
+def restart_confirm_clock(handoff: Handoff, now: datetime, *, reset: bool = False) -> None:
+    """The recipient owes a restatement again (after a clarification, or anew after a reassignment)."""
+    if reset:
+        handoff.confirm_clock_used_s = 0
+        handoff.confirm_reminders = 0
+        handoff.last_reminded_at = None
+        handoff.escalated = False
+    handoff.confirm_clock_since = now
+
+
+def _fired(session: Session, handoff: Handoff, kind: K, since: datetime | None = None) -> int:
+    query = select(func.count()).where(Followup.handoff_id == handoff.id, Followup.kind == kind,
+                                       Followup.state == FollowupState.FIRED)
+    if since is not None:
+        query = query.where(Followup.fired_at >= since)
+    return session.scalar(query) or 0
+
+
+def _last_seq(session: Session, handoff: Handoff, kind: K) -> int:
+    return session.scalar(select(func.max(Followup.seq)).where(
+        Followup.handoff_id == handoff.id, Followup.kind == kind)) or 0
+
+
+def _desired(session: Session, handoff: Handoff, now: datetime) -> dict[K, datetime]:
+    """What should be pending for the handoff in its current state, and when."""
+    standard = handoff.standard
+    state = handoff.state
+    wanted: dict[K, datetime] = {}
+    receiving = calendar(session, handoff, _recipient_side(session, handoff))
+    if state in (S.SENT, S.CLARIFYING) and not handoff.escalated and handoff.confirm_clock_since is not None:
+        if handoff.last_reminded_at is None:
+            left = max(0, int(standard["confirm_within_s"]) - handoff.confirm_clock_used_s)
+            due = receiving.add(handoff.confirm_clock_since, left)
+        else:
+            due = receiving.add(max(handoff.last_reminded_at, handoff.confirm_clock_since),
+                                int(standard["remind_every_s"]))
+        kind = K.ESCALATION if handoff.confirm_reminders >= int(standard["escalate_after"]) else K.CONFIRM_REMINDER
+        wanted[kind] = due
+    if state is S.RESTATED:
+        rnd = session.scalar(select(UnderstandingRound).where(
+            UnderstandingRound.handoff_id == handoff.id, UnderstandingRound.number == handoff.rounds))
+        restated_at = rnd.restated_at if rnd else now
+        last = session.scalar(select(func.max(Followup.fired_at)).where(
+            Followup.handoff_id == handoff.id, Followup.kind == K.REVIEW_REMINDER,
+            Followup.fired_at >= restated_at))
+        requester = calendar(session, handoff, handoff.requester_id)
+        wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, int(standard["remind_every_s"]))
+    if state in OPEN_STATES and (late_at := deadline(session, handoff)) is not None:
+        if not _fired(session, handoff, K.DUE_SOON):
+            last_day = handoff.due_date or late_at.astimezone(receiving.zone).date()
+            day_before = receiving.working_day_before(last_day)
+            soon = receiving.next_working_moment(datetime.combine(day_before, time(0), tzinfo=receiving.zone))
+            if handoff.created_at < soon < late_at:
+                wanted[K.DUE_SOON] = soon
+        if not _fired(session, handoff, K.OVERDUE):
+            wanted[K.OVERDUE] = late_at
+    if state is S.DONE and handoff.done_at is not None and not _fired(session, handoff, K.RATING_REMINDER):
+        requester = calendar(session, handoff, handoff.requester_id)
+        wanted[K.RATING_REMINDER] = requester.add_working_days(handoff.done_at, RATING_AFTER_WORKING_DAYS)
+    return wanted
+
+
+def plan(session: Session, handoff: Handoff, now: datetime) -> None:
+    """Make the pending follow-ups of `handoff` match its state: re-plan, cancel, or add.
+
+    Called in the transaction of every state change.
+    """
+    wanted = _desired(session, handoff, now)
+    pending = session.scalars(select(Followup).where(
+        Followup.handoff_id == handoff.id, Followup.state == FollowupState.PENDING)).all()
+    stale = [f.id for f in pending if f.kind not in wanted]
+    if stale:
+        session.execute(delete(Followup).where(Followup.id.in_(stale), Followup.state == FollowupState.PENDING))
+    for followup in pending:
+        if followup.kind in wanted:
+            followup.due_at = wanted.pop(followup.kind)
+    for kind, due in wanted.items():
+        session.add(Followup(handoff_id=handoff.id, kind=kind, seq=_last_seq(session, handoff, kind) + 1,
+                             due_at=due, created_at=now))
+
+
+def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, Item]]:
+    """Who hears of a follow-up, and as which item."""
+    receiving = handoff.recipient_id or handoff.to_department.intake_channel
+    managers = departments.managers(session, handoff.to_department_id)
+    if kind is K.CONFIRM_REMINDER:
+        return [(receiving, Item.CONFIRM_REMINDER)] if receiving else []
+    if kind is K.REVIEW_REMINDER:
+        return [(handoff.requester_id, Item.REVIEW_REMINDER)]
+    if kind is K.ESCALATION:
+        return [(m, Item.ESCALATION) for m in managers] + [(handoff.requester_id, Item.ESCALATED)]
+    if kind is K.DUE_SOON:
+        return [(receiving, Item.DUE_SOON)] if receiving else []
+    if kind is K.OVERDUE:
+        told = [(receiving, Item.OVERDUE)] if receiving else []
+        return told + [(handoff.requester_id, Item.OVERDUE_REQUESTER)] + [
+            (m, Item.OVERDUE_MANAGER) for m in managers if m != handoff.recipient_id]
+    return [(handoff.requester_id, Item.RATING_REMINDER)]
+
+
+def _clock_owner(handoff: Handoff, kind: K, session: Session) -> str | None:
+    """Whose working hours hold back a follow-up: the requester's for theirs, else the receiving side's."""
+    if kind in (K.REVIEW_REMINDER, K.RATING_REMINDER):
+        return handoff.requester_id
+    return _recipient_side(session, handoff)
+
+
+@dataclass(frozen=True)
+class Pass:
+    looked_at: int  # due rows claimed in this pass
+    fired: int      # of those, fired (the rest wait for working hours)
+
+
+def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
+    """Fire the follow-ups due at `now` (each exactly once) and queue their messages."""
+    due: Sequence[Followup] = session.scalars(
+        select(Followup).where(Followup.state == FollowupState.PENDING, Followup.due_at <= now)
+        .order_by(Followup.due_at, Followup.id).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    fired = 0
+    for followup in due:
+        handoff = session.get(Handoff, followup.handoff_id, with_for_update=True)
+        assert handoff is not None
+        cal = calendar(session, handoff, _clock_owner(handoff, followup.kind, session))
+        if not cal.is_working(now):
+            followup.due_at = cal.next_working_moment(now)
+            continue
+        followup.state, followup.fired_at = FollowupState.FIRED, now
+        fired += 1
+        if followup.kind is K.CONFIRM_REMINDER:
+            handoff.confirm_reminders += 1
+            handoff.last_reminded_at = now
+        elif followup.kind is K.ESCALATION:
+            handoff.escalated = True
+            lifecycle.apply(session, handoff, Action.ESCALATE, SYSTEM_ACTOR, now, is_member=lambda _u: False,
+                            payload={"reminders": handoff.confirm_reminders})
+        for target, item in _addressees(session, handoff, followup.kind):
+            messages[target].append({"h": handoff.id, "k": item.value})
+        session.flush()
+        plan(session, handoff, now)
+    for target, items in messages.items():
+        for start in range(0, len(items), ITEMS_PER_MESSAGE):
+            enqueue(session, NoticeKind.REMINDERS, target, now, items=items[start:start + ITEMS_PER_MESSAGE])
+    return Pass(len(due), fired)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the next follow-up is due (for logs and readiness)."""
+    return session.scalar(select(func.min(Followup.due_at)).where(Followup.state == FollowupState.PENDING))

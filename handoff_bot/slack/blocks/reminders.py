@@ -1,0 +1,115 @@
+"""The follow-up message: everything due for one person, one handoff per entry, each with the
+buttons that act on it while it still applies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from handoff_bot.followups.service import Item, applies
+from handoff_bot.handoffs.models import Handoff, HandoffState
+from handoff_bot.i18n import Translator
+from handoff_bot.slack.blocks import labels
+from handoff_bot.slack.blocks.common import Block, actions, button, context, esc, section
+from handoff_bot.slack.blocks.messages import Message
+from handoff_bot.slack.ids import ActionId
+
+S = HandoffState
+
+
+def _line(tr: Translator, item: dict[str, Any], h: Handoff) -> str:
+    _ = tr.gettext
+    kind = Item(item["k"])
+    title, requester, recipient = esc(h.title), h.requester_id, h.recipient_id
+    department = esc(h.department_name)
+    due = h.due_date.isoformat() if h.due_date else None
+    if kind is Item.CONFIRM_REMINDER and not recipient:
+        return _(":alarm_clock: *{title}* from <@{requester}> is still unclaimed in {department}.",
+                 title=title, requester=requester, department=department)
+    if kind is Item.CONFIRM_REMINDER:
+        return _(":alarm_clock: *{title}* from <@{requester}> waits for you to confirm your understanding.",
+                 title=title, requester=requester)
+    if kind is Item.REVIEW_REMINDER:
+        return _(":alarm_clock: <@{recipient}> restated the key points of *{title}*; please review them.",
+                 title=title, recipient=recipient)
+    if kind is Item.ESCALATION and recipient:
+        return tr.ngettext(
+            ":rotating_light: *{title}* from <@{requester}> has not been confirmed by <@{recipient}> "
+            "after {n} reminder.",
+            ":rotating_light: *{title}* from <@{requester}> has not been confirmed by <@{recipient}> "
+            "after {n} reminders.",
+            h.confirm_reminders, title=title, requester=requester, recipient=recipient)
+    if kind is Item.ESCALATION:
+        return tr.ngettext(
+            ":rotating_light: *{title}* from <@{requester}> is still unclaimed in {department} after {n} reminder.",
+            ":rotating_light: *{title}* from <@{requester}> is still unclaimed in {department} after {n} reminders.",
+            h.confirm_reminders, title=title, requester=requester, department=department)
+    if kind is Item.ESCALATED:
+        return _(":rotating_light: *{title}* was not confirmed in time; the managers of {department} "
+                 "have been told.", title=title, department=department)
+    if kind is Item.DUE_SOON and due:
+        return _(":date: *{title}* from <@{requester}> is due {due}.", title=title, requester=requester, due=due)
+    if kind is Item.DUE_SOON:
+        return _(":date: *{title}* from <@{requester}> is due soon under the service standard.", title=title,
+                 requester=requester)
+    if kind is Item.OVERDUE:
+        return _(":warning: *{title}* from <@{requester}> is overdue.", title=title, requester=requester)
+    if kind is Item.OVERDUE_REQUESTER:
+        who = f"<@{recipient}>" if recipient else department
+        return _(":warning: *{title}*, which you handed to {who}, is overdue.", title=title, who=who)
+    if kind is Item.OVERDUE_MANAGER:
+        who = f"<@{recipient}>" if recipient else _("nobody yet")
+        return _(":warning: *{title}* from <@{requester}> is overdue in {department} (with {who}).",
+                 title=title, requester=requester, department=department, who=who)
+    if kind is Item.RATING_REMINDER:
+        return _(":star: <@{recipient}> finished *{title}*. How well was it handled?", title=title,
+                 recipient=recipient)
+    return _(":wave: <@{manager}> asks you to act on *{title}* from <@{requester}>.", manager=item.get("by", ""),
+             title=title, requester=requester)
+
+
+def _buttons(tr: Translator, item: dict[str, Any], h: Handoff) -> list[dict[str, Any]]:
+    _ = tr.gettext
+    kind, value = Item(item["k"]), str(h.id)
+    if kind in (Item.ESCALATION, Item.OVERDUE_MANAGER):
+        return [button(_("Nudge"), ActionId.NUDGE, value), button(_("Reassign"), ActionId.REASSIGN, value)]
+    if kind is Item.REVIEW_REMINDER:
+        review = f"{h.id}:{h.rounds}"
+        return [button(_("That's right"), ActionId.ACCEPT, review, style="primary"),
+                button(_("Clarify"), ActionId.CLARIFY, review)]
+    if kind is Item.RATING_REMINDER:
+        return [button(_("Rate it"), ActionId.RATE, value, style="primary")]
+    if kind in (Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, Item.NUDGE):
+        if h.state is S.SENT and not h.recipient_id:
+            return [button(_("Claim"), ActionId.CLAIM, value, style="primary")]
+        if h.state in (S.SENT, S.CLARIFYING):
+            return [button(_("Confirm my understanding"), ActionId.CONFIRM_UNDERSTANDING, value, style="primary")]
+        if h.state is S.CONFIRMED:
+            return [button(_("Mark done"), ActionId.MARK_DONE, value, style="primary")]
+    return []
+
+
+def current(items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff]) -> list[dict[str, Any]]:
+    """The items still true now: a reminder that no longer applies is not sent."""
+    return [i for i in items if (h := handoffs.get(int(i["h"]))) is not None and applies(i["k"], h)]
+
+
+def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff]) -> Message:
+    """One message listing `items`; an item whose handoff moved on says so and offers no button."""
+    _ = tr.gettext
+    blocks: list[Block] = []
+    for number, item in enumerate(items):
+        h = handoffs[int(item["h"])]
+        if applies(item["k"], h):
+            blocks.append(section(_line(tr, item, h)))
+            if buttons := _buttons(tr, item, h):
+                blocks.append(actions(f"item_{number}_{h.id}", *buttons))
+        else:
+            blocks.append(section(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
+                                    status=labels.status(tr, h))))
+    if len(items) == 1:
+        text = _line(tr, items[0], handoffs[int(items[0]["h"])])
+    else:
+        text = tr.ngettext("{n} handoff needs your attention", "{n} handoffs need your attention", len(items))
+        blocks.insert(0, context(text))
+    return Message(text.replace("*", ""), blocks)

@@ -1,0 +1,198 @@
+"""Follow-ups through the running app with an injected clock: reminders, escalation, due dates,
+rating reminders, batching, working hours, and messages that stay true."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from handoff_bot.departments.models import Department
+from handoff_bot.handoffs.models import HandoffState
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.slack.conftest import MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
+from tests.slack_requests import user_value
+
+
+def set_standard(bot: Bot, **columns: object) -> None:
+    with bot.runtime.db.transaction() as session:
+        department = session.get(Department, bot.finance)
+        for name, value in columns.items():
+            setattr(department, name, value)
+
+
+def tick(bot: Bot, advance: timedelta = timedelta(0)) -> int:
+    """Move the clock, run one follow-up pass and deliver what it queued; returns how many fired."""
+    bot.clock.advance(advance)
+    fired = bot.runtime.followups.run_once()
+    bot.deliver()
+    return fired
+
+
+def reminders_to(bot: Bot, user: str) -> list[str]:
+    return [c.params["text"] for c in bot.standin.calls_to("chat.postMessage", channel=user) if c.ok
+            and ("waits for you" in c.params["text"] or "needs your attention" in c.params["text"]
+                 or "has not been confirmed" in c.params["text"] or "overdue" in c.params["text"]
+                 or "was not confirmed in time" in c.params["text"] or "How well" in c.params["text"]
+                 or "please review" in c.params["text"] or "is due" in c.params["text"])]
+
+
+@pytest.fixture
+def fast(make_bot: Callable[..., Bot]) -> Bot:
+    """Finance answers around the clock: confirm within 1h, remind every 1h, escalate after 2 reminders."""
+    bot = make_bot()
+    set_standard(bot, confirm_within_s=3600, remind_every_s=3600, escalate_after=2, working_hours="always")
+    return bot
+
+
+def send(bot: Bot, **fields: object) -> None:
+    fields.setdefault("recipient", RECIPIENT)
+    assert submit_new(bot, open_new_form(bot), **fields).text == ""
+    bot.deliver()
+
+
+def test_reminders_then_one_escalation_then_silence(fast: Bot) -> None:
+    send(fast)
+    assert tick(fast, timedelta(minutes=59)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    assert len(reminders_to(fast, RECIPIENT)) == 1
+    assert tick(fast, timedelta(hours=1)) == 1
+    assert len(reminders_to(fast, RECIPIENT)) == 2
+    assert tick(fast, timedelta(hours=1)) == 1  # the escalation
+    escalation = fast.last(MANAGER, "has not been confirmed")
+    assert "after 2 reminders" in escalation["text"]
+    assert buttons(escalation) == [ActionId.NUDGE, ActionId.REASSIGN]
+    assert "was not confirmed in time" in fast.last(REQUESTER, "was not confirmed in time")["text"]
+    assert handoff(fast).escalated
+    assert tick(fast, timedelta(days=3)) == 0
+    assert len(reminders_to(fast, RECIPIENT)) == 2
+
+
+def test_after_downtime_an_overdue_reminder_fires_once(fast: Bot) -> None:
+    send(fast)
+    assert tick(fast, timedelta(hours=10)) == 1  # ten intervals missed: one reminder, not ten
+    assert len(reminders_to(fast, RECIPIENT)) == 1
+    assert tick(fast, timedelta(minutes=59)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+
+
+def test_a_reminder_that_no_longer_applies_is_updated_and_not_resent(fast: Bot) -> None:
+    send(fast)
+    tick(fast, timedelta(hours=1))
+    reminder = fast.last(RECIPIENT, "waits for you")
+    assert buttons(reminder) == [ActionId.CONFIRM_UNDERSTANDING]
+    restate(fast, reminder, ["sum", "attach"], count=1)
+    assert buttons(fast.last(RECIPIENT, "waits for you")) == []
+    assert "Now:" in str(fast.last(RECIPIENT, "waits for you")["blocks"])
+    assert tick(fast, timedelta(minutes=30)) == 0
+    assert len(reminders_to(fast, RECIPIENT)) == 1
+
+
+def test_the_clock_pauses_while_the_requester_reviews_and_reminds_them_instead(fast: Bot) -> None:
+    send(fast)
+    fast.clock.advance(timedelta(minutes=40))
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert tick(fast, timedelta(minutes=59)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    review = fast.last(REQUESTER, "please review")
+    assert buttons(review) == [ActionId.ACCEPT, ActionId.CLARIFY]
+    fast.click(REQUESTER, ActionId.CLARIFY, review)
+    form = fast.wait_view(CallbackId.CLARIFY)
+    fast.slack.view_submission(REQUESTER, form, {BlockId.CLARIFICATION: {"value": {"type": "plain_text_input",
+                                                                                   "value": "with VAT"}}})
+    fast.deliver()
+    # 40 minutes of the hour were used before the pause: the reminder comes 20 minutes after the clarification.
+    assert tick(fast, timedelta(minutes=19)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    assert "waits for you" in fast.last(RECIPIENT, "waits for you")["text"]
+
+
+def test_several_reminders_for_one_person_come_as_one_message(fast: Bot) -> None:
+    for title in ("First thing", "Second thing", "Third thing"):
+        send(fast, title=title)
+    posted = len(fast.standin.calls_to("chat.postMessage", channel=RECIPIENT))
+    assert tick(fast, timedelta(hours=1)) == 3
+    new = fast.standin.calls_to("chat.postMessage", channel=RECIPIENT)[posted:]
+    assert len(new) == 1
+    assert "3 handoffs need your attention" in new[0].params["text"]
+    assert all(t in str(new[0].params["blocks"]) for t in ("First thing", "Second thing", "Third thing"))
+
+
+def test_nothing_is_sent_outside_working_hours(make_bot: Callable[..., Bot]) -> None:
+    """Recipient in Shanghai, Mon-Fri 09:00-18:00: 4h from Friday 16:00 is Monday 11:00."""
+    bot = make_bot()
+    set_standard(bot, confirm_within_s=4 * 3600)
+    bot.clock.set(bot.clock.now().replace(day=6, hour=8))  # Friday 2026-03-06 16:00 in Shanghai
+    send(bot)
+    assert tick(bot, timedelta(hours=2)) == 0     # 18:00 Friday
+    assert tick(bot, timedelta(days=2)) == 0      # Sunday evening
+    bot.clock.set(bot.clock.now().replace(day=9, hour=2, minute=59))  # Monday 10:59 in Shanghai
+    assert tick(bot) == 0
+    assert tick(bot, timedelta(minutes=1)) == 1
+
+
+def test_due_date_reminder_and_overdue_reach_everyone_concerned(fast: Bot) -> None:
+    """Created Monday 18:00 in Shanghai, due Wednesday: reminded when Tuesday starts, overdue when
+    Thursday starts (the recipient's midnight), told to recipient, requester and manager."""
+    send(fast, due="2026-03-04")
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    fast.click(REQUESTER, ActionId.ACCEPT, fast.last(REQUESTER, "restated"))
+    fast.deliver()
+    fast.clock.set(datetime(2026, 3, 2, 15, 59, tzinfo=timezone.utc))
+    assert tick(fast) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    due_soon = fast.last(RECIPIENT, "is due 2026-03-04")
+    assert buttons(due_soon) == [ActionId.MARK_DONE]
+    fast.clock.set(datetime(2026, 3, 4, 15, 59, tzinfo=timezone.utc))
+    assert tick(fast) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    assert buttons(fast.last(RECIPIENT, "is overdue")) == [ActionId.MARK_DONE]
+    assert "which you handed to" in fast.last(REQUESTER, "is overdue")["text"]
+    assert buttons(fast.last(MANAGER, "is overdue")) == [ActionId.NUDGE, ActionId.REASSIGN]
+    assert tick(fast, timedelta(days=5)) == 0  # once
+
+
+def test_done_but_not_rated_gets_one_reminder_after_two_working_days(make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot()
+    send(bot)
+    restate(bot, bot.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated"))
+    bot.deliver()
+    bot.click(RECIPIENT, ActionId.MARK_DONE, bot.last(RECIPIENT, "confirmed your understanding"))
+    bot.deliver()
+    # Done Monday 05:00 in New York (the requester's zone): two working days later is Wednesday 09:00 there.
+    bot.clock.set(datetime(2026, 3, 4, 13, 59, tzinfo=timezone.utc))
+    assert tick(bot) == 0
+    assert tick(bot, timedelta(minutes=1)) == 1
+    assert buttons(bot.last(REQUESTER, "How well")) == [ActionId.RATE]
+    assert tick(bot, timedelta(days=7)) == 0
+
+
+def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
+    send(fast)
+    tick(fast, timedelta(hours=1))
+    tick(fast, timedelta(hours=1))
+    tick(fast, timedelta(hours=1))
+    escalation = fast.last(MANAGER, "has not been confirmed")
+    assert fast.click(MANAGER, ActionId.NUDGE, escalation).status == 200
+    fast.deliver()
+    assert "asks you to act" in fast.last(RECIPIENT, "asks you to act")["text"]
+    assert fast.click(REQUESTER, ActionId.NUDGE, escalation).status == 200
+    assert "Only managers of Finance" in fast.ephemerals(REQUESTER)[-1]
+
+    assert fast.click(MANAGER, ActionId.REASSIGN, escalation).status == 200
+    form = fast.wait_view(CallbackId.REASSIGN)
+    reply = fast.slack.view_submission(MANAGER, form, {BlockId.RECIPIENT: {"value": user_value(RECIPIENT)}})
+    assert "already has it" in reply.json["errors"][BlockId.RECIPIENT]
+    reply = fast.slack.view_submission(MANAGER, form, {BlockId.RECIPIENT: {"value": user_value(MEMBER)}})
+    assert reply.status == 200 and not reply.text
+    fast.deliver()
+    assert handoff(fast).recipient_id == MEMBER and handoff(fast).state is HandoffState.SENT
+    assert not handoff(fast).escalated
+    assert buttons(fast.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+    assert buttons(fast.last(RECIPIENT, "New handoff")) == []
+    assert "reassigned" in fast.last(RECIPIENT, "reassigned")["text"]
+    assert tick(fast, timedelta(hours=1)) == 1  # the new recipient's clock starts afresh
+    assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]
