@@ -14,6 +14,7 @@ and slow answers.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
@@ -39,7 +40,7 @@ APP_ID = "A0HANDOFF"
 TRIGGER_TTL = 3.0  # seconds a trigger_id may be exchanged, as on Slack
 RESPONSE_URL_USES = 5  # a response_url works five times
 
-# Fields slack_sdk sends as JSON strings inside form bodies.
+# Fields that may arrive as JSON strings (slack_sdk sends them so in form bodies).
 _JSON_FIELDS = ("blocks", "view", "attachments", "files", "metadata")
 
 Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
@@ -352,28 +353,41 @@ class SlackStandIn:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         try:
-            if parts.path.startswith("/api/"):
-                params = dict(parse_qsl(parts.query))
-                params.update(_body_params(body, request.headers.get("Content-Type", "")))
-                token = _token(request.headers.get("Authorization"), params)
-                status, payload, headers = self._api(parts.path[len("/api/"):], params, token, parts.path)
-                _reply(request, status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
-            elif parts.path.startswith("/response/"):
-                status, text = self._response_url(parts.path, body)
-                _reply(request, status, text.encode(), "text/html", {})
-            elif parts.path.startswith("/upload/"):
-                file_id = parts.path.rsplit("/", 1)[1]
-                with self._cond:
-                    self._uploads[file_id] = body
-                    self._record(Call("file_upload", {"file_id": file_id, "size": len(body)}, None, time.time(),
-                                      path=parts.path))
-                _reply(request, 200, f"OK - {len(body)}".encode(), "text/plain", {})
-            else:
-                _reply(request, 404, b"not found", "text/plain", {})
+            status, content_type, payload, headers = self._route(parts.path, parts.query, body, request)
         except Exception:  # noqa: BLE001 - a stand-in bug: made loud through the fixture's violations check
             with self._cond:
                 self.violations.append(f"stand-in error on {parts.path}:\n{traceback.format_exc()}")
-            _reply(request, 500, b'{"ok": false, "error": "standin_error"}', "application/json", {})
+            status, content_type, payload, headers = 500, "application/json", b'{"ok": false}', {}
+        # The bot may have given up waiting (a client timeout against `delay()`): that is its business.
+        with contextlib.suppress(ConnectionError):
+            request.send_response(status)
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                request.send_header(name, value)
+            request.end_headers()
+            request.wfile.write(payload)
+
+    def _route(self, path: str, query: str, body: bytes, request: _Handler) -> tuple[
+        int, str, bytes, dict[str, str]
+    ]:
+        """Status, content type, body and extra headers of the answer to one request."""
+        if path.startswith("/api/"):
+            params = dict(parse_qsl(query))
+            params.update(_body_params(body, request.headers.get("Content-Type", "")))
+            token = _token(request.headers.get("Authorization"), params)
+            status, answer, headers = self._api(path[len("/api/"):], params, token, path)
+            return status, "application/json; charset=utf-8", json.dumps(answer).encode(), headers
+        if path.startswith("/response/"):
+            status, text = self._response_url(path, body)
+            return status, "text/html", text.encode(), {}
+        if path.startswith("/upload/"):
+            file_id = path.rsplit("/", 1)[1]
+            with self._cond:
+                self._uploads[file_id] = body
+                self._record(Call("file_upload", {"file_id": file_id, "size": len(body)}, None, time.time(), path=path))
+            return 200, "text/plain", f"OK - {len(body)}".encode(), {}
+        return 404, "text/plain", b"not found", {}
 
     def _api(self, method: str, params: dict[str, Any], token: str | None, path: str) -> Answer:
         with self._cond:
@@ -676,26 +690,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet."""
 
 
-def _reply(
-    request: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, headers: dict[str, str]
-) -> None:
-    request.send_response(status)
-    request.send_header("Content-Type", content_type)
-    request.send_header("Content-Length", str(len(body)))
-    for name, value in headers.items():
-        request.send_header(name, value)
-    request.end_headers()
-    request.wfile.write(body)
-
-
 def _body_params(body: bytes, content_type: str) -> dict[str, Any]:
     if not body:
         return {}
+    params: dict[str, Any]
     if "json" in content_type:
         loaded = json.loads(body)
-        return loaded if isinstance(loaded, dict) else {"_body": loaded}
-    params: dict[str, Any] = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    for name in _JSON_FIELDS:
+        params = loaded if isinstance(loaded, dict) else {"_body": loaded}
+    else:
+        params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    for name in _JSON_FIELDS:  # Slack also takes these as JSON strings, in form and JSON bodies alike
         value = params.get(name)
         if isinstance(value, str) and value[:1] in ("[", "{"):
             params[name] = json.loads(value)

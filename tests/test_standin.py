@@ -238,8 +238,8 @@ def test_delay_holds_the_answer_after_the_call_took_effect(standin: SlackStandIn
     impatient = WebClient(token="xoxb-test", base_url=standin.api_url, timeout=0.05)
     with pytest.raises(TimeoutError):
         impatient.chat_postMessage(channel="C1", text="x")
-    assert len(standin.messages("C1")) == 1  # posted, though the bot never heard back
-    assert standin.calls[-1].delayed == 0.3
+    [call] = standin.wait_for_calls("chat.postMessage")
+    assert call.delayed == 0.3 and len(standin.messages("C1")) == 1  # posted, though the bot never heard back
     standin.delay("chat.postMessage", 0)
     started = time.monotonic()
     impatient.chat_postMessage(channel="C1", text="y")

@@ -228,7 +228,7 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
     messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fired = 0
     for followup in due:
-        handoff = session.get(Handoff, followup.handoff_id, with_for_update=True)
+        handoff = session.get(Handoff, followup.handoff_id, with_for_update={"of": Handoff})
         assert handoff is not None
         cal = calendar(session, handoff, _clock_owner(handoff, followup.kind, session))
         if not cal.is_working(now):

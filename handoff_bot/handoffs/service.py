@@ -182,7 +182,7 @@ def load(session: Session, handoff_id: int, *, for_update: bool = False) -> Hand
     Raises:
         ActionRefused: NOT_FOUND when there is no such handoff.
     """
-    handoff = session.get(Handoff, handoff_id, with_for_update=for_update or None)
+    handoff = session.get(Handoff, handoff_id, with_for_update={"of": Handoff} if for_update else None)
     if handoff is None:
         raise ActionRefused(Refusal.NOT_FOUND)
     return handoff

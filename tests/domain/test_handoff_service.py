@@ -154,7 +154,7 @@ def test_a_valid_draft_is_sent_to_the_person(desk: Desk) -> None:
         due_date=date(2026, 3, 6), relation=Relationship.PROCESS, priority=Priority.URGENT,
     )
     handoff = desk.handoff(handoff_id)
-    assert handoff.state is S.SENT and handoff.rounds == 0 and handoff.version == 1
+    assert handoff.state is S.SENT and handoff.rounds == 0
     assert (handoff.requester_id, handoff.recipient_id) == (REQUESTER, FIN1)
     assert (handoff.from_department_id, handoff.to_department_id) == (desk.sales, desk.finance)
     assert handoff.title == "Fix the March invoice" and handoff.details == "The total is off by 100."
@@ -519,12 +519,13 @@ def test_an_action_in_the_wrong_state_is_refused(
 
 def test_may_checks_without_changing_anything(desk: Desk) -> None:
     handoff_id = desk.create()
+    before = desk.handoff(handoff_id).version
     with desk.db.transaction() as session:
         assert handoffs.may(session, handoff_id, Action.RESTATE, FIN1).id == handoff_id
         with pytest.raises(ActionRefused) as raised:
             handoffs.may(session, handoff_id, Action.ACCEPT, REQUESTER)
         assert raised.value.refusal is Refusal.WRONG_STATE
-    assert desk.handoff(handoff_id).version == 1
+    assert desk.handoff(handoff_id).version == before
 
 
 def test_open_for_lists_what_waits_on_whom(desk: Desk) -> None:
@@ -577,7 +578,8 @@ def test_the_version_column_refuses_a_write_based_on_a_stale_read(desk: Desk) ->
     try:
         with Session(engine) as first, Session(engine) as second:
             mine, theirs = first.get(Handoff, handoff_id), second.get(Handoff, handoff_id)
-            assert mine is not None and theirs is not None and mine.version == theirs.version == 2
+            assert mine is not None and theirs is not None and mine.version == theirs.version
+            loaded = mine.version
             lifecycle.apply(first, mine, Action.ACCEPT, REQUESTER, now, is_member=lambda _: False)
             first.commit()
             lifecycle.apply(second, theirs, Action.ACCEPT, REQUESTER, now, is_member=lambda _: False)
@@ -585,5 +587,5 @@ def test_the_version_column_refuses_a_write_based_on_a_stale_read(desk: Desk) ->
                 second.commit()
     finally:
         engine.dispose()
-    assert desk.handoff(handoff_id).version == 3
+    assert desk.handoff(handoff_id).version > loaded
     assert [e[0] for e in desk.trail(handoff_id)].count("accept") == 1

@@ -11,7 +11,7 @@ from handoff_bot.clock import FakeClock
 from handoff_bot.db import Database
 from handoff_bot.departments.models import Department
 from handoff_bot.handoffs import lifecycle
-from handoff_bot.handoffs.lifecycle import TRANSITIONS, Action, ActionRefused, Actor, Refusal
+from handoff_bot.handoffs.lifecycle import SYSTEM_ACTOR, TRANSITIONS, Action, ActionRefused, Actor, Refusal
 from handoff_bot.handoffs.models import (
     FINISHED_STATES,
     OPEN_STATES,
@@ -24,7 +24,11 @@ from handoff_bot.handoffs.models import (
 from tests.conftest import make_department
 
 S = HandoffState
-REQUESTER, RECIPIENT, MEMBER, OUTSIDER = "UREQ", "UREC", "UMEM", "UOUT"
+REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
+RIGHTFUL = {
+    Actor.REQUESTER: REQUESTER, Actor.RECIPIENT: RECIPIENT, Actor.DEPARTMENT_MEMBER: MEMBER,
+    Actor.MANAGER: MANAGER, Actor.SYSTEM: SYSTEM_ACTOR,
+}
 
 
 def _handoff(state: S = S.SENT, recipient: str | None = RECIPIENT) -> Handoff:
@@ -37,13 +41,15 @@ def _handoff(state: S = S.SENT, recipient: str | None = RECIPIENT) -> Handoff:
 
 
 def _members(user_id: str) -> bool:
-    return user_id in (RECIPIENT, MEMBER)
+    return user_id in (RECIPIENT, MEMBER, MANAGER)
 
 
-def _rightful(action: Action) -> str:
-    return {Actor.REQUESTER: REQUESTER, Actor.RECIPIENT: RECIPIENT, Actor.DEPARTMENT_MEMBER: MEMBER}[
-        TRANSITIONS[action].actor
-    ]
+def _managers(user_id: str) -> bool:
+    return user_id == MANAGER
+
+
+def test_every_kind_of_actor_is_known_here() -> None:
+    assert set(RIGHTFUL) == set(Actor)
 
 
 def test_every_action_but_create_has_a_move() -> None:
@@ -74,11 +80,13 @@ def test_cancel_is_possible_from_every_open_state_and_only_there() -> None:
 def test_the_rightful_actor_may_act_exactly_in_the_declared_states(action: Action, state: S) -> None:
     recipient = None if action is Action.CLAIM else RECIPIENT
     handoff = _handoff(state, recipient)
+    who = RIGHTFUL[TRANSITIONS[action].actor]
     if state in TRANSITIONS[action].from_states:
-        assert lifecycle.check(handoff, action, _rightful(action), is_member=_members) is TRANSITIONS[action]
+        move = lifecycle.check(handoff, action, who, is_member=_members, is_manager=_managers)
+        assert move is TRANSITIONS[action]
     else:
         with pytest.raises(ActionRefused) as raised:
-            lifecycle.check(handoff, action, _rightful(action), is_member=_members)
+            lifecycle.check(handoff, action, who, is_member=_members, is_manager=_managers)
         assert raised.value.refusal is Refusal.WRONG_STATE
         assert raised.value.handoff is not None and raised.value.handoff.id == handoff.id
 
@@ -94,7 +102,7 @@ def test_the_rightful_actor_may_act_exactly_in_the_declared_states(action: Actio
 def test_the_wrong_person_is_refused_before_the_state_is_considered(action: Action, who: str, refusal: Refusal) -> None:
     for state in S:
         with pytest.raises(ActionRefused) as raised:
-            lifecycle.check(_handoff(state), action, who, is_member=_members)
+            lifecycle.check(_handoff(state), action, who, is_member=_members, is_manager=_managers)
         assert raised.value.refusal is refusal, state
 
 

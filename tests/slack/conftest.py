@@ -27,6 +27,27 @@ BOT_USER, DEACTIVATED = "UROBOT", "UGONE"
 INTAKE = "C0FININTAKE"
 
 
+def serve(app: Any) -> tuple[int, Callable[[], None]]:
+    """Serve a WSGI app with waitress on a free loopback port; returns the port and a stop function."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    stopping = threading.Event()
+
+    def loop() -> None:
+        # waitress's own run() loop cannot be stopped from another thread; this one stops between polls.
+        while not stopping.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopping.set()
+        thread.join(5)
+
+    return server.effective_port, stop
+
+
 @dataclass
 class Bot:
     runtime: Runtime
@@ -71,7 +92,7 @@ class Bot:
 def make_bot(db: Database, standin: SlackStandIn, clock: FakeClock, dept: Callable[..., int]) -> Iterator[
         Callable[..., Bot]]:
     """Build and serve the app; departments Finance (with intake channel) and Sales are set up."""
-    started: list[tuple[Runtime, Any, threading.Thread]] = []
+    started: list[tuple[Runtime, Callable[[], None]]] = []
 
     def build(**settings: Any) -> Bot:
         for user, tz in ((REQUESTER, "America/New_York"), (RECIPIENT, "Asia/Shanghai"), (MEMBER, "Europe/Berlin"),
@@ -85,17 +106,14 @@ def make_bot(db: Database, standin: SlackStandIn, clock: FakeClock, dept: Callab
         config = Settings(bot_token="xoxb-test", signing_secret=SECRET, database_url=db.url,
                           slack_api_url=standin.api_url, **settings)
         runtime = Runtime(config, clock=clock)
-        server = create_server(runtime.wsgi, host="127.0.0.1", port=0, threads=4)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        started.append((runtime, server, thread))
-        sender = SlackSender(f"http://127.0.0.1:{server.effective_port}", SECRET, standin)
+        port, stop = serve(runtime.wsgi)
+        started.append((runtime, stop))
+        sender = SlackSender(f"http://127.0.0.1:{port}", SECRET, standin)
         return Bot(runtime, standin, sender, clock, finance, sales)
 
     yield build
-    for runtime, server, thread in started:
-        server.close()
-        thread.join(5)
+    for runtime, stop in started:
+        stop()
         runtime.close()
 
 
