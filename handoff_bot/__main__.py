@@ -112,19 +112,27 @@ def departments_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = config_file.load(Path(args.file), name=args.file)
     except config_file.ConfigFileError as exc:
-        for error in exc.errors:
-            print(error, file=sys.stderr)
-        problems = "the problem" if len(exc.errors) == 1 else f"the {len(exc.errors)} problems"
-        print(f"Nothing was imported. Fix {problems} above and run the import again.", file=sys.stderr)
-        return 2
-    with _migrated(settings) as database, database.transaction() as session:
-        summary = config_file.apply(session, config, SystemClock().now())
+        return _refuse_file(exc)
+    try:
+        with _migrated(settings) as database, database.transaction() as session:
+            summary = config_file.apply(session, config, SystemClock().now())
+    except config_file.ConfigFileError as exc:  # e.g. a pair standard names an unknown department
+        return _refuse_file(exc)
     print(summary)
     return 0
 
 
+def _refuse_file(exc: config_file.ConfigFileError) -> int:
+    """Print every problem of a departments file and say nothing was imported; returns 2."""
+    for error in exc.errors:
+        print(error, file=sys.stderr)
+    problems = "the problem" if len(exc.errors) == 1 else f"the {len(exc.errors)} problems"
+    print(f"Nothing was imported. Fix {problems} above and run the import again.", file=sys.stderr)
+    return 2
+
+
 def departments_list(args: argparse.Namespace, settings: Settings) -> int:
-    """`departments list`: print the departments as a table, then the admins.
+    """`departments list`: print the departments as a table, then the pair standards, then the admins.
 
     Args:
         args: the parsed command line (no options).
@@ -144,11 +152,31 @@ def departments_list(args: argparse.Namespace, settings: Settings) -> int:
                 str(d.standard.escalate_after),
                 format_duration(d.standard.complete_within_s),
                 d.standard.working_hours,
+                d.standard.holiday_country or "-",
             ]
             for d in current.departments
         ]
-        headers = ["NAME", "MANAGERS", "MEMBERS", "INTAKE", "CONFIRM", "REMIND", "ESCALATE", "COMPLETE", "HOURS"]
+        headers = ["NAME", "MANAGERS", "MEMBERS", "INTAKE", "CONFIRM", "REMIND", "ESCALATE", "COMPLETE", "HOURS",
+                   "HOLIDAYS"]
         print(_table(headers, rows))
+        print()
+        if current.pair_standards:
+            print("Pair standards (for handoffs FROM one department TO another; - = the TO department's own):")
+            rows = [
+                [
+                    p.from_department,
+                    p.to_department,
+                    _or_dash(p.confirm_within_s, format_duration),
+                    _or_dash(p.remind_every_s, format_duration),
+                    _or_dash(p.escalate_after, str),
+                    _or_dash(p.complete_within_s, format_duration),
+                    p.working_hours or "-",
+                ]
+                for p in current.pair_standards
+            ]
+            print(_table(["FROM", "TO", "CONFIRM", "REMIND", "ESCALATE", "COMPLETE", "HOURS"], rows))
+        else:
+            print("Pair standards: none.")
     else:
         print("No departments yet. Add them with: python -m handoff_bot departments import FILE")
     print()
@@ -171,6 +199,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     lines = [headers, *rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+def _or_dash(value: int | None, shown: Callable[[int], str]) -> str:
+    return "-" if value is None else shown(value)
 
 
 def _shown(url: str) -> str:

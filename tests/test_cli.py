@@ -91,11 +91,63 @@ def test_import_then_list(cli: Run, tmp_path: Path):
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["NAME", "MANAGERS", "MEMBERS", "INTAKE", "CONFIRM", "REMIND", "ESCALATE", "COMPLETE",
-                                "HOURS"]
+                                "HOURS", "HOLIDAYS"]
     assert lines[1].split() == ["Finance", "U0MGR1", "2:", "U0AAA,", "U0BBB", "C0FIN", "4h", "4h", "2", "3d",
-                                "Mon-Fri", "09:00-18:00"]
-    assert lines[2].split() == ["Sales", "U0MGR2", "0", "-", "30m", "4h", "2", "3d", "always"]
-    assert lines[-1] == "Admins: U0ADMIN"
+                                "Mon-Fri", "09:00-18:00", "-"]
+    assert lines[2].split() == ["Sales", "U0MGR2", "0", "-", "30m", "4h", "2", "3d", "always", "-"]
+    assert lines[3:] == ["", "Pair standards: none.", "", "Admins: U0ADMIN"]
+
+
+def test_list_shows_holiday_countries_and_pair_standards(cli: Run, tmp_path: Path):
+    paired = GOOD.replace("    intake_channel: C0FIN\n", "    intake_channel: C0FIN\n    holiday_country: cn\n") + (
+        "pair_standards:\n"
+        "  - from: Sales\n    to: Finance\n    confirm_within: 2h\n"
+        "  - from: finance\n    to: sales\n    escalate_after: 0\n    working_hours: Mon-Fri 08:00-20:00\n"
+    )
+    result = cli("departments", "import", write(tmp_path, "departments.yaml", paired))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2:4] == [
+        "Pair standards: 2 created, 0 updated, 0 unchanged, 0 removed.",
+        "  created: Sales → Finance, Finance → Sales",
+    ]
+
+    listing = cli("departments", "list")
+
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[1].split()[-1] == "CN"
+    assert lines[2].split()[-1] == "-"
+    assert lines[3:] == [
+        "",
+        "Pair standards (for handoffs FROM one department TO another; - = the TO department's own):",
+        "FROM     TO       CONFIRM  REMIND  ESCALATE  COMPLETE  HOURS",
+        "Finance  Sales    -        -       0         -         Mon-Fri 08:00-20:00",
+        "Sales    Finance  2h       -       -         -         -",
+        "",
+        "Admins: U0ADMIN",
+    ]
+
+    again = cli("departments", "import", "departments.yaml")
+    assert again.returncode == 0, again.stderr
+    assert "Pair standards: 0 created, 0 updated, 2 unchanged, 0 removed." in again.stdout
+    assert again.stdout.strip().endswith("Nothing changed.")
+
+
+def test_a_pair_with_an_unknown_department_exits_2_and_changes_nothing(cli: Run, tmp_path: Path):
+    assert cli("departments", "import", write(tmp_path, "good.yaml", GOOD)).returncode == 0
+    before = cli("departments", "list").stdout
+    unknown = "departments:\n  - name: Legal\npair_standards:\n  - from: Legal\n    to: Sails\n    confirm_within: 1h\n"
+
+    result = cli("departments", "import", write(tmp_path, "pairs.yaml", unknown))
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "pairs.yaml:5:9: pair_standards[0].to: 'Sails' is neither a department in this file nor one already in the "
+        "database. Did you mean 'Sales'? Add it under 'departments', or correct the name.",
+        "Nothing was imported. Fix the problem above and run the import again.",
+    ]
+    assert cli("departments", "list").stdout == before
 
 
 def test_importing_the_same_file_again_reports_nothing_changed(cli: Run, tmp_path: Path):

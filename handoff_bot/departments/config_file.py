@@ -2,6 +2,9 @@
 
 The database is the source of truth. An import creates or updates the departments the file
 names, replaces their people with the file's lists, and leaves every other department alone.
+Pair standards (`pair_standards:`, overrides of the receiving department's standard for handoffs
+from one department to another) are created or updated as listed; a pair standard between two
+departments of the file that the file no longer lists is removed, any other is left alone.
 
 Every problem in a file is reported with the line and column where it is, all at once:
 
@@ -11,29 +14,33 @@ Every problem in a file is reported with the line and column where it is, all at
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import holidays
 import yaml
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole
-from handoff_bot.departments.service import all_departments, standard_of
+from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole, PairStandard
+from handoff_bot.departments.service import PAIR_OVERRIDES, all_departments, all_pair_standards, standard_of
 from handoff_bot.departments.standards import Standard, parse_duration, parse_working_hours
 
 DEFAULT_NAME = "departments.yaml"
-TOP_KEYS = ("admins", "departments")
-DEPARTMENT_KEYS = ("name", "managers", "members", "intake_channel", "standard")
+TOP_KEYS = ("admins", "departments", "pair_standards")
+DEPARTMENT_KEYS = ("name", "managers", "members", "intake_channel", "standard", "holiday_country")
 DURATION_KEYS = {
     "confirm_within": "confirm_within_s",
     "remind_every": "remind_every_s",
     "complete_within": "complete_within_s",
 }
 STANDARD_KEYS = ("confirm_within", "remind_every", "escalate_after", "complete_within", "working_hours")
+PAIR_KEYS = ("from", "to", *STANDARD_KEYS)
+COUNTRY_EXAMPLES = "CN, US, DE, GB or JP"
 NAME_MAX = 80
 ESCALATE_MAX = 20
 DURATION_MAX_S = 365 * 86400
@@ -53,17 +60,48 @@ class ConfigFileError(Exception):
 
 @dataclass(frozen=True)
 class DepartmentConfig:
+    """A department; its `standard` carries the file's `holiday_country` too."""
+
     name: str
     managers: list[str] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
     intake_channel: str | None = None
     standard: Standard = field(default_factory=Standard)
 
+    @property
+    def holiday_country(self) -> str | None:
+        return self.standard.holiday_country
+
+
+@dataclass(frozen=True)
+class PairStandardConfig:
+    """Overrides of the receiving department's standard for handoffs from one department to another.
+
+    Departments are named as in the file (matched ignoring case); each override left None is the
+    receiving department's own. `from_where`/`to_where` say where the names are in the file
+    (`departments.yaml:12:11: pair_standards[0].from`), for errors found on import.
+    """
+
+    from_department: str
+    to_department: str
+    confirm_within_s: int | None = None
+    remind_every_s: int | None = None
+    escalate_after: int | None = None
+    complete_within_s: int | None = None
+    working_hours: str | None = None
+    from_where: str = field(default="", compare=False, repr=False)
+    to_where: str = field(default="", compare=False, repr=False)
+
+    def overrides(self) -> dict[str, int | str | None]:
+        """The override columns of a `PairStandard`, None where inherited."""
+        return {name: getattr(self, name) for name in PAIR_OVERRIDES}
+
 
 @dataclass(frozen=True)
 class DepartmentsConfig:
     admins: list[str] = field(default_factory=list)
     departments: list[DepartmentConfig] = field(default_factory=list)
+    pair_standards: list[PairStandardConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +113,15 @@ class ImportSummary:
     unchanged: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     admins_added: list[str] = field(default_factory=list)
+    pairs_created: list[str] = field(default_factory=list)
+    pairs_updated: list[str] = field(default_factory=list)
+    pairs_unchanged: list[str] = field(default_factory=list)
+    pairs_removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.admins_added
+                    or self.pairs_created or self.pairs_updated or self.pairs_removed)
 
     def __str__(self) -> str:
         lines = [
@@ -85,11 +132,20 @@ class ImportSummary:
                              ("unchanged", self.unchanged), ("not in file, kept", self.kept)):
             if names:
                 lines.append(f"  {label}: {', '.join(names)}")
+        if self.pairs_created or self.pairs_updated or self.pairs_unchanged or self.pairs_removed:
+            lines.append(
+                f"Pair standards: {len(self.pairs_created)} created, {len(self.pairs_updated)} updated, "
+                f"{len(self.pairs_unchanged)} unchanged, {len(self.pairs_removed)} removed."
+            )
+            for label, names in (("created", self.pairs_created), ("updated", self.pairs_updated),
+                                 ("unchanged", self.pairs_unchanged), ("removed", self.pairs_removed)):
+                if names:
+                    lines.append(f"  {label}: {', '.join(names)}")
         if self.admins_added:
             lines.append(f"Admins: {len(self.admins_added)} added ({', '.join(self.admins_added)}).")
         else:
             lines.append("Admins: none added.")
-        if not (self.created or self.updated or self.admins_added):
+        if not self.changed:
             lines.append("Nothing changed.")
         return "\n".join(lines)
 
@@ -135,12 +191,19 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
     Departments are matched by name ignoring case, so they keep their ids (and their handoffs);
     a matched department takes the file's spelling, people, intake channel and standard.
     Departments not in the file are kept as they are; admins are only ever added.
+    Pair standards name departments of the file or of the database (ignoring case); each listed
+    one is created or updated, and those between two departments of the file that the file does
+    not list are removed.
     On PostgreSQL, imports wait for each other (several app processes may import on start).
 
     Args:
         session: the transaction to work in; the caller commits it.
         config: what `load` returned.
         now: the time recorded as `updated_at` on what changes.
+
+    Raises:
+        ConfigFileError: a pair standard names a department that is neither in the file nor in the
+            database; nothing was changed.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
@@ -149,21 +212,25 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
     folded: dict[str, Department] = {}
     for department in sorted(existing, key=lambda d: d.id):
         folded.setdefault(department.name.casefold(), department)
+    _check_pair_names(config, existing)
 
     summary = ImportSummary()
     matched: set[int] = set()
+    in_file: dict[str, Department] = {}
     for wanted in config.departments:
         department = exact.get(wanted.name) or folded.get(wanted.name.casefold())
         if department is None:
-            session.add(_new_department(wanted, now))
+            department = _new_department(wanted, now)
+            session.add(department)
             summary.created.append(wanted.name)
-            continue
-        matched.add(department.id)
-        if _update_department(department, wanted):
-            department.updated_at = now
-            summary.updated.append(wanted.name)
         else:
-            summary.unchanged.append(wanted.name)
+            matched.add(department.id)
+            if _update_department(department, wanted):
+                department.updated_at = now
+                summary.updated.append(wanted.name)
+            else:
+                summary.unchanged.append(wanted.name)
+        in_file[wanted.name.casefold()] = department
     summary.kept.extend(d.name for d in existing if d.id not in matched)
 
     for user_id in config.admins:
@@ -171,7 +238,66 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
             session.add(Admin(user_id=user_id))
             summary.admins_added.append(user_id)
     session.flush()
+
+    def named(name: str) -> Department:  # every name is known: _check_pair_names said so
+        return in_file.get(name.casefold()) or exact.get(name) or folded[name.casefold()]
+
+    wanted_pairs = [(p, named(p.from_department), named(p.to_department)) for p in config.pair_standards]
+    _apply_pairs(session, wanted_pairs, {d.id for d in in_file.values()}, summary)
+    session.flush()
     return summary
+
+
+def _check_pair_names(config: DepartmentsConfig, existing: list[Department]) -> None:
+    """Raise `ConfigFileError` for every pair standard's department that is neither in the file nor in the database."""
+    known = {d.name.casefold() for d in config.departments} | {d.name.casefold() for d in existing}
+    spellings = list(dict.fromkeys([*(d.name for d in config.departments), *(d.name for d in existing)]))
+    errors = []
+    for pair in config.pair_standards:
+        for name, where in ((pair.from_department, pair.from_where), (pair.to_department, pair.to_where)):
+            if name.casefold() in known:
+                continue
+            close = difflib.get_close_matches(name, spellings, n=1, cutoff=0.7)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            errors.append(f"{where or 'pair_standards'}: {name!r} is neither a department in this file nor one "
+                          f"already in the database.{hint} Add it under 'departments', or correct the name.")
+    if errors:
+        raise ConfigFileError(errors)
+
+
+def _apply_pairs(
+    session: Session,
+    wanted_pairs: list[tuple[PairStandardConfig, Department, Department]],
+    file_ids: set[int],
+    summary: ImportSummary,
+) -> None:
+    """Create or update the file's pair standards; remove those between file departments it no longer lists.
+
+    Args:
+        session: the transaction, with the file's departments flushed (they have ids).
+        wanted_pairs: each pair standard of the file with its sending and receiving department.
+        file_ids: the ids of the file's departments.
+        summary: where to record what changed.
+    """
+    existing = {(p.from_department_id, p.to_department_id): p for p in all_pair_standards(session)}
+    listed: set[tuple[int, int]] = set()
+    for wanted, sender, receiver in wanted_pairs:
+        key, label, values = (sender.id, receiver.id), f"{sender.name} → {receiver.name}", wanted.overrides()
+        listed.add(key)
+        pair = existing.get(key)
+        if pair is None:
+            session.add(PairStandard(from_department_id=sender.id, to_department_id=receiver.id, **values))
+            summary.pairs_created.append(label)
+        elif any(getattr(pair, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(pair, name, value)
+            summary.pairs_updated.append(label)
+        else:
+            summary.pairs_unchanged.append(label)
+    for key, pair in existing.items():
+        if key not in listed and key[0] in file_ids and key[1] in file_ids:
+            summary.pairs_removed.append(f"{pair.from_department.name} → {pair.to_department.name}")
+            session.delete(pair)
 
 
 def from_database(session: Session) -> DepartmentsConfig:
@@ -190,8 +316,16 @@ def from_database(session: Session) -> DepartmentsConfig:
         )
         for d in all_departments(session)
     ]
+    pairs = [
+        PairStandardConfig(
+            from_department=p.from_department.name,
+            to_department=p.to_department.name,
+            **{name: getattr(p, name) for name in PAIR_OVERRIDES},
+        )
+        for p in all_pair_standards(session)
+    ]
     admins = list(session.scalars(select(Admin.user_id).order_by(Admin.user_id)))
-    return DepartmentsConfig(admins=admins, departments=departments)
+    return DepartmentsConfig(admins=admins, departments=departments, pair_standards=pairs)
 
 
 def _new_department(wanted: DepartmentConfig, now: datetime) -> Department:
@@ -238,6 +372,7 @@ def _set_standard(department: Department, standard: Standard) -> None:
     department.escalate_after = standard.escalate_after
     department.complete_within_s = standard.complete_within_s
     department.working_hours = standard.working_hours
+    department.holiday_country = standard.holiday_country
 
 
 def _read(path: Path, label: str) -> str:
@@ -282,6 +417,22 @@ def _commented_out(node: yaml.Node) -> str | None:
     return match.group(1) if match else None
 
 
+@functools.cache
+def _holiday_countries() -> frozenset[str]:
+    """The country codes (ISO 3166 alpha-2 and alpha-3, and a few aliases such as UK) `holidays` knows."""
+    return frozenset(holidays.list_supported_countries())
+
+
+def _country_named(text: str) -> tuple[str, str] | None:
+    """(name, code) of the country whose English name `text` is, such as `United States` → (…, "US")."""
+    wanted = re.sub(r"[^a-z]", "", text.casefold())
+    registry = getattr(holidays, "registry", None)  # the package's table of countries: (ClassName, code, …)
+    for entry in getattr(registry, "COUNTRIES", {}).values():
+        if wanted and len(entry) >= 2 and re.sub(r"[^a-z]", "", str(entry[0]).casefold()) == wanted:
+            return str(entry[0]), str(entry[1])
+    return None
+
+
 def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
@@ -299,9 +450,13 @@ class _Checker:
 
     def error(self, node: yaml.Node, path: str, message: str) -> None:
         mark = node.start_mark
+        self.problems.append(((mark.line, mark.column), f"{self.where(node, path)}: {message}"))
+
+    def where(self, node: yaml.Node, path: str) -> str:
+        """`file:line:column: path` (or without the path), as an error about `node` begins."""
+        mark = node.start_mark
         where = f"{self.label}:{mark.line + 1}:{mark.column + 1}"
-        text = f"{where}: {path}: {message}" if path else f"{where}: {message}"
-        self.problems.append(((mark.line, mark.column), text))
+        return f"{where}: {path}" if path else where
 
     def config(self, root: yaml.Node) -> DepartmentsConfig | None:
         fields = self.mapping(root, "", TOP_KEYS, "the top level")
@@ -323,7 +478,8 @@ class _Checker:
             department = self.department(node, f"departments[{index}]", names)
             if department is not None:
                 departments.append(department)
-        return DepartmentsConfig(admins=admins, departments=departments)
+        pairs = self.pair_standards(fields["pair_standards"]) if "pair_standards" in fields else []
+        return DepartmentsConfig(admins=admins, departments=departments, pair_standards=pairs)
 
     def mapping(self, node: yaml.Node, path: str, allowed: tuple[str, ...], what: str) -> dict[str, yaml.Node] | None:
         """The values of a mapping by key; unknown and repeated keys are reported and left out."""
@@ -366,6 +522,9 @@ class _Checker:
         channel = self.channel_id(fields["intake_channel"], f"{path}.intake_channel") \
             if "intake_channel" in fields else None
         standard = self.standard(fields["standard"], f"{path}.standard") if "standard" in fields else Standard()
+        if "holiday_country" in fields:
+            standard = replace(standard, holiday_country=self.country(fields["holiday_country"],
+                                                                      f"{path}.holiday_country"))
         if name is None or len(self.problems) > problems_before:
             return None
         return DepartmentConfig(name=name, managers=managers, members=members,
@@ -459,6 +618,10 @@ class _Checker:
         fields = self.mapping(node, path, STANDARD_KEYS, "a standard")
         if fields is None:
             return default
+        return replace(default, **self.standard_values(fields, path))
+
+    def standard_values(self, fields: dict[str, yaml.Node], path: str) -> dict[str, int | str]:
+        """The valid standard values among `fields`, by `Standard` field name."""
         values: dict[str, int | str] = {}
         for key, attribute in DURATION_KEYS.items():
             if key in fields and (seconds := self.duration(fields[key], f"{path}.{key}")) is not None:
@@ -471,7 +634,92 @@ class _Checker:
             hours = self.working_hours(fields["working_hours"], f"{path}.working_hours")
             if hours is not None:
                 values["working_hours"] = hours
-        return replace(default, **values)
+        return values
+
+    def country(self, node: yaml.Node, path: str) -> str | None:
+        """A country code the `holidays` package knows, upper-cased; None when empty or wrong."""
+        if (comment := _commented_out(node)) is not None:
+            self.error(node, path, f"{comment!r} is read as a comment in YAML, so this is empty; "
+                                   "write the country code, like CN.")
+            return None
+        if _is_null(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, f"must be a country code like CN, not {_kind(node)}.")
+            return None
+        text = node.value.strip()
+        if not text:
+            return None
+        if text.upper() in _holiday_countries():
+            return text.upper()
+        if (named := _country_named(text)) is not None:
+            self.error(node, path, f"{text!r} is the name of a country; write its code instead: {named[1]}.")
+        else:
+            self.error(node, path, f"{text!r} is not a country code the holidays package knows; use an ISO 3166 "
+                                   f"code such as {COUNTRY_EXAMPLES}, or leave holiday_country out for no public "
+                                   "holidays.")
+        return None
+
+    def pair_standards(self, node: yaml.Node) -> list[PairStandardConfig]:
+        path = "pair_standards"
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, path, "must be a list of pair standards, each starting with '- from: …', "
+                                   f"not {_kind(node)}.")
+            return []
+        pairs = []
+        seen: dict[tuple[str, str], tuple[str, int]] = {}
+        for index, item in enumerate(node.value):
+            pair = self.pair_standard(item, f"{path}[{index}]", seen)
+            if pair is not None:
+                pairs.append(pair)
+        return pairs
+
+    def pair_standard(self, node: yaml.Node, path: str, seen: dict[tuple[str, str], tuple[str, int]]
+                      ) -> PairStandardConfig | None:
+        """A pair standard, or None when it has problems; `seen` maps the pairs so far to where they are."""
+        fields = self.mapping(node, path, PAIR_KEYS, "a pair standard")
+        if fields is None:
+            return None
+        problems_before = len(self.problems)
+        sender = self.pair_end(fields.get("from"), node, f"{path}.from",
+                               "the department whose handoffs the standard is for")
+        receiver = self.pair_end(fields.get("to"), node, f"{path}.to", "the department that receives them")
+        values = self.standard_values(fields, path)
+        if all(isinstance(key, yaml.ScalarNode) and key.value in ("from", "to") for key, _ in node.value):
+            self.error(node, path, f"agrees nothing: give at least one of {', '.join(STANDARD_KEYS)} (whatever is "
+                                   "left out is the receiving department's own standard).")
+        if sender is not None and receiver is not None:
+            key = (sender.casefold(), receiver.casefold())
+            if key[0] == key[1]:
+                self.error(fields["to"], f"{path}.to",
+                           f"{receiver!r} is also the 'from' department; a pair standard is between two different "
+                           "departments (a department's own standard goes under its 'standard').")
+            elif (first := seen.get(key)) is not None:
+                self.error(fields["from"], path, f"{sender} → {receiver} already has a pair standard at {first[0]} "
+                                                 f"(line {first[1]}); keep only one.")
+            else:
+                seen[key] = (path, fields["from"].start_mark.line + 1)
+        if sender is None or receiver is None or len(self.problems) > problems_before:
+            return None
+        return PairStandardConfig(sender, receiver, **values,
+                                  from_where=self.where(fields["from"], f"{path}.from"),
+                                  to_where=self.where(fields["to"], f"{path}.to"))
+
+    def pair_end(self, node: yaml.Node | None, pair: yaml.Node, path: str, what: str) -> str | None:
+        """The department name at one end of a pair standard."""
+        if node is None or _is_null(node):
+            self.error(node or pair, path, f"every pair standard needs '{path.rsplit('.', 1)[1]}': {what}.")
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(node, path, f"must be the name of a department, not {_kind(node)}.")
+            return None
+        name = node.value.strip()
+        if not name:
+            self.error(node, path, "must not be empty.")
+            return None
+        return name
 
     def duration(self, node: yaml.Node, path: str) -> int | None:
         if not isinstance(node, yaml.ScalarNode) or _is_null(node):

@@ -27,6 +27,7 @@ class Department(Base):
     escalate_after: Mapped[int] = mapped_column(default=2)
     complete_within_s: Mapped[int] = mapped_column(default=3 * 86400)
     working_hours: Mapped[str] = mapped_column(String(64), default="Mon-Fri 09:00-18:00")
+    holiday_country: Mapped[str | None] = mapped_column(String(8))  # ISO code known to the `holidays` package
     updated_at: Mapped[datetime]
 
     people: Mapped[list[DepartmentPerson]] = relationship(
@@ -46,6 +47,28 @@ class DepartmentPerson(Base):
     role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
 
     department: Mapped[Department] = relationship(back_populates="people")
+
+
+class PairStandard(Base):
+    """A service standard agreed between two departments: overrides for handoffs from one to the other.
+
+    Each override left None is inherited from the receiving (`to`) department's own standard.
+    """
+
+    __tablename__ = "pair_standard"
+    __table_args__ = (UniqueConstraint("from_department_id", "to_department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    to_department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    confirm_within_s: Mapped[int | None]
+    remind_every_s: Mapped[int | None]
+    escalate_after: Mapped[int | None]
+    complete_within_s: Mapped[int | None]
+    working_hours: Mapped[str | None] = mapped_column(String(64))
+
+    from_department: Mapped[Department] = relationship(foreign_keys=[from_department_id])
+    to_department: Mapped[Department] = relationship(foreign_keys=[to_department_id])
 
 
 class Admin(Base):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole
+from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole, PairStandard
 from handoff_bot.departments.standards import Standard
+
+# The columns of a pair standard that override the receiving department's standard, by `Standard` field.
+PAIR_OVERRIDES = ("confirm_within_s", "remind_every_s", "escalate_after", "complete_within_s", "working_hours")
 
 
 def all_departments(session: Session) -> Sequence[Department]:
@@ -56,11 +60,56 @@ def is_admin(session: Session, user_id: str) -> bool:
 
 
 def standard_of(department: Department) -> Standard:
-    """The service standard a department offers."""
+    """The service standard a department offers, with the country whose holidays it keeps."""
     return Standard(
         confirm_within_s=department.confirm_within_s,
         remind_every_s=department.remind_every_s,
         escalate_after=department.escalate_after,
         complete_within_s=department.complete_within_s,
         working_hours=department.working_hours,
+        holiday_country=department.holiday_country,
     )
+
+
+def standard_for(session: Session, from_department_id: int | None, to_department: Department) -> tuple[Standard, bool]:
+    """The service standard that applies to a handoff from one department to another.
+
+    The receiving department's standard, with the overrides of the pair standard agreed for
+    `from_department_id` → `to_department` on top (the holiday country is always the receiving
+    department's).
+
+    Args:
+        session: the transaction to read in.
+        from_department_id: the requester's department, or None when the requester has none.
+        to_department: the department receiving the handoff.
+
+    Returns:
+        The effective standard, and whether a pair standard applied: True when one is agreed for
+        the pair and overrides at least one value.
+    """
+    standard = standard_of(to_department)
+    if from_department_id is None:
+        return standard, False
+    pair = pair_standard(session, from_department_id, to_department.id)
+    if pair is None:
+        return standard, False
+    overrides = {name: value for name in PAIR_OVERRIDES if (value := getattr(pair, name)) is not None}
+    return replace(standard, **overrides), bool(overrides)
+
+
+def pair_standard(session: Session, from_department_id: int, to_department_id: int) -> PairStandard | None:
+    """The pair standard agreed for handoffs from one department to another, if any."""
+    return session.scalar(select(PairStandard).where(
+        PairStandard.from_department_id == from_department_id, PairStandard.to_department_id == to_department_id,
+    ))
+
+
+def all_pair_standards(session: Session) -> Sequence[PairStandard]:
+    """Every pair standard, by the sending department's name, then the receiving one's."""
+    sender, receiver = aliased(Department), aliased(Department)
+    return session.scalars(
+        select(PairStandard)
+        .join(sender, PairStandard.from_department_id == sender.id)
+        .join(receiver, PairStandard.to_department_id == receiver.id)
+        .order_by(sender.name, receiver.name)
+    ).all()

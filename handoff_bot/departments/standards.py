@@ -77,8 +77,15 @@ def parse_working_hours(text: str) -> WorkingHours:
 
 @dataclass(frozen=True)
 class Standard:
+    """A service standard as it applies to a handoff; `dataclasses.asdict` of it is stored as JSON on each one.
+
+    `holiday_country` is the ISO code (known to the `holidays` package) whose public holidays and
+    make-up working days the working hours follow, or None for none.
+    """
+
     confirm_within_s: int = 4 * 3600
     remind_every_s: int = 4 * 3600
     escalate_after: int = 2
     complete_within_s: int = 3 * 86400
     working_hours: str = "Mon-Fri 09:00-18:00"
+    holiday_country: str | None = None

@@ -154,13 +154,13 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
     if errors:
         raise InvalidInput(errors)
     assert department is not None
-
+    standard, agreed = departments.standard_for(session, from_department_id, department)
     handoff = Handoff(
         created_at=now, updated_at=now, requester_id=draft.requester_id,
         from_department_id=from_department_id, to_department_id=department.id,
         recipient_id=recipient_id, title=title, details=details or None, due_date=draft.due_date,
         relation=draft.relation, priority=draft.priority, state=HandoffState.SENT,
-        standard=asdict(departments.standard_of(department)), confirm_clock_since=now,
+        standard={**asdict(standard), "agreed": agreed}, confirm_clock_since=now,
         key_points=[KeyPoint(position=i, text=p) for i, p in enumerate(points, 1)],
     )
     session.add(handoff)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:13:54.628911
+Create Date: 2026-11-26 20:32:13.402604
 
 """
 from typing import Sequence, Union
@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('escalate_after', sa.Integer(), nullable=False),
     sa.Column('complete_within_s', sa.Integer(), nullable=False),
     sa.Column('working_hours', sa.String(length=64), nullable=False),
+    sa.Column('holiday_country', sa.String(length=8), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
@@ -77,6 +78,10 @@ def upgrade() -> None:
     sa.Column('state', sa.Enum('sent', 'restated', 'clarifying', 'confirmed', 'done', 'rated', 'negotiating', 'declined', 'cancelled', name='handoffstate', native_enum=False, length=24), nullable=False),
     sa.Column('rounds', sa.Integer(), nullable=False),
     sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('confirm_clock_used_s', sa.Integer(), nullable=False),
+    sa.Column('confirm_clock_since', sa.DateTime(), nullable=True),
+    sa.Column('confirm_reminders', sa.Integer(), nullable=False),
+    sa.Column('last_reminded_at', sa.DateTime(), nullable=True),
     sa.Column('standard', sa.JSON(), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('done_at', sa.DateTime(), nullable=True),
@@ -92,6 +97,37 @@ def upgrade() -> None:
         batch_op.create_index('ix_handoff_recipient_state', ['recipient_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_requester_state', ['requester_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_to_department_state', ['to_department_id', 'state'], unique=False)
+
+    op.create_table('pair_standard',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('from_department_id', sa.Integer(), nullable=False),
+    sa.Column('to_department_id', sa.Integer(), nullable=False),
+    sa.Column('confirm_within_s', sa.Integer(), nullable=True),
+    sa.Column('remind_every_s', sa.Integer(), nullable=True),
+    sa.Column('escalate_after', sa.Integer(), nullable=True),
+    sa.Column('complete_within_s', sa.Integer(), nullable=True),
+    sa.Column('working_hours', sa.String(length=64), nullable=True),
+    sa.ForeignKeyConstraint(['from_department_id'], ['department.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['to_department_id'], ['department.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('from_department_id', 'to_department_id')
+    )
+    op.create_table('followup',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('handoff_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('confirm_reminder', 'review_reminder', 'escalation', 'due_soon', 'overdue', 'rating_reminder', name='followupkind', native_enum=False, length=24), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'fired', name='followupstate', native_enum=False, length=24), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('fired_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['handoff_id'], ['handoff.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('handoff_id', 'kind', 'seq')
+    )
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_followup_handoff_id'), ['handoff_id'], unique=False)
+        batch_op.create_index('ix_followup_state_due', ['state', 'due_at'], unique=False)
 
     op.create_table('handoff_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -121,7 +157,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('handoff_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', name='noticekind', native_enum=False, length=24), nullable=False),
+    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', name='noticekind', native_enum=False, length=24), nullable=False),
     sa.Column('target', sa.String(length=32), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('state', sa.Enum('pending', 'sending', 'sent', 'dead', name='outboxstate', native_enum=False, length=24), nullable=False),
@@ -156,7 +192,7 @@ def upgrade() -> None:
     op.create_table('slack_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('handoff_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', name='noticekind', native_enum=False, length=24), nullable=False),
+    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', name='noticekind', native_enum=False, length=24), nullable=False),
     sa.Column('target', sa.String(length=32), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
@@ -165,7 +201,7 @@ def upgrade() -> None:
     sa.Column('posted_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['handoff_id'], ['handoff.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('channel', 'ts')
+    sa.UniqueConstraint('channel', 'ts', 'handoff_id')
     )
     with op.batch_alter_table('slack_message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_slack_message_handoff_id'), ['handoff_id'], unique=False)
@@ -209,6 +245,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_handoff_event_handoff_id'))
 
     op.drop_table('handoff_event')
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.drop_index('ix_followup_state_due')
+        batch_op.drop_index(batch_op.f('ix_followup_handoff_id'))
+
+    op.drop_table('followup')
+    op.drop_table('pair_standard')
     with op.batch_alter_table('handoff', schema=None) as batch_op:
         batch_op.drop_index('ix_handoff_to_department_state')
         batch_op.drop_index('ix_handoff_requester_state')

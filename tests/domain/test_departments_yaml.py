@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from handoff_bot.departments import config_file
-from handoff_bot.departments.config_file import ConfigFileError, DepartmentsConfig
-from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole
+from handoff_bot.departments.config_file import ConfigFileError, DepartmentsConfig, PairStandardConfig
+from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole, PairStandard
 from handoff_bot.departments.standards import Standard
 
 VALID = """\
@@ -110,7 +110,7 @@ def test_loads_a_path_and_names_it_in_errors(tmp_path: Path):
      "4h or 2d."),
     ("departments:\n  - name: A\n    manager: [U0MGR1]\n",
      "departments.yaml:3:5: departments[0].manager: unknown key. Did you mean 'managers'? The keys allowed here are: "
-     "name, managers, members, intake_channel, standard."),
+     "name, managers, members, intake_channel, standard, holiday_country."),
     ("admin: [U0A]\ndepartments:\n  - name: A\n",
      "departments.yaml:1:1: admin: unknown key. Did you mean 'admins'?"),
     ("departments:\n  - name: A\n    standard:\n      remind: 4h\n",
@@ -151,7 +151,8 @@ def test_loads_a_path_and_names_it_in_errors(tmp_path: Path):
     ("departments:\n  - name: A\n    name: B\n", "departments.yaml:3:5: departments[0].name: this key appears twice"),
     ("departments: []\n", "departments.yaml:1:14: departments: must be a list of at least one department"),
     ("admins: [U0A]\n", "departments.yaml:1:1: 'departments' is required"),
-    ("- name: A\n", "departments.yaml:1:1: the top level must be a mapping with the keys admins, departments"),
+    ("- name: A\n", "departments.yaml:1:1: the top level must be a mapping with the keys admins, departments, "
+                    "pair_standards;"),
     ("departments:\n  - name: A\n   members: []\n", "departments.yaml:3:4: YAML syntax error: "),
     ("admins: [@bob]\ndepartments:\n  - name: A\n",
      "departments.yaml:1:10: YAML syntax error: while scanning for the next token, found character '@' that cannot "
@@ -311,3 +312,299 @@ def test_concurrent_imports_on_postgresql_wait_for_each_other(db, clock):
     second.join(30)
 
     assert [(s.created, s.unchanged) for s in summaries] == [(["Finance", "Sales"], []), ([], ["Finance", "Sales"])]
+
+
+# --------------------------------------------------------------------------- holiday country and pair standards
+
+PAIRS = """\
+departments:
+  - name: Finance
+    holiday_country: cn
+    standard:
+      confirm_within: 4h
+      complete_within: 3d
+  - name: Sales
+  - name: IT
+    standard:
+      working_hours: always
+pair_standards:
+  - from: Sales
+    to: finance
+    confirm_within: 2h
+  - from: Finance
+    to: IT
+    remind_every: 30m
+    escalate_after: 0
+    complete_within: 1d
+    working_hours: "Mon-Fri 09:00-18:00"
+"""
+
+
+def pair_rows(db) -> dict[tuple[str, str], dict[str, object]]:
+    """Every pair standard in the database as {(from, to): overrides}."""
+    with db.transaction() as session:
+        return {(p.from_department, p.to_department): p.overrides()
+                for p in config_file.from_database(session).pair_standards}
+
+
+def test_holiday_country_and_pair_standards_are_read():
+    config = config_file.load(PAIRS)
+
+    assert [d.holiday_country for d in config.departments] == ["CN", None, None]
+    assert config.departments[0].standard == Standard(complete_within_s=3 * 86400, holiday_country="CN")
+    assert config.pair_standards == [
+        PairStandardConfig("Sales", "finance", confirm_within_s=7200),
+        PairStandardConfig("Finance", "IT", remind_every_s=1800, escalate_after=0, complete_within_s=86400,
+                           working_hours="Mon-Fri 09:00-18:00"),
+    ]
+    assert config.pair_standards[0].from_where == "departments.yaml:12:11: pair_standards[0].from"
+    assert config.pair_standards[0].to_where == "departments.yaml:13:9: pair_standards[0].to"
+
+
+@pytest.mark.parametrize("value", ["~", "''", "null"])
+def test_an_empty_holiday_country_means_none(value: str):
+    config = config_file.load(f"departments:\n  - name: A\n    holiday_country: {value}\n")
+    assert config.departments[0].holiday_country is None
+
+
+@pytest.mark.parametrize(("code", "stored"), [("US", "US"), ("de", "DE"), (" gb ", "GB"), ("NO", "NO"), ("JPN", "JPN")])
+def test_any_country_the_holidays_package_knows_is_accepted_upper_cased(code: str, stored: str):
+    config = config_file.load(f"departments:\n  - name: A\n    holiday_country: '{code}'\n")
+    assert config.departments[0].holiday_country == stored
+
+
+PAIR_HEAD = "departments:\n  - name: Sales\n  - name: Finance\npair_standards:\n"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("departments:\n  - name: A\n    holiday_country: XX\n",
+     "departments.yaml:3:22: departments[0].holiday_country: 'XX' is not a country code the holidays package knows; "
+     "use an ISO 3166 code such as CN, US, DE, GB or JP, or leave holiday_country out for no public holidays."),
+    ("departments:\n  - name: A\n    holiday_country: China\n",
+     "departments.yaml:3:22: departments[0].holiday_country: 'China' is the name of a country; write its code "
+     "instead: CN."),
+    ("departments:\n  - name: A\n    holiday_country: #CN\n",
+     "departments.yaml:3:21: departments[0].holiday_country: '#CN' is read as a comment in YAML, so this is empty; "
+     "write the country code, like CN."),
+    ("departments:\n  - name: A\n    holiday_country: [CN]\n",
+     "departments.yaml:3:22: departments[0].holiday_country: must be a country code like CN, not a list."),
+    ("departments:\n  - name: A\n    standard:\n      holiday_country: CN\n",
+     "departments.yaml:4:7: departments[0].standard.holiday_country: unknown key."),
+    (PAIR_HEAD[:-1] + " Sales -> Finance\n",
+     "departments.yaml:4:17: pair_standards: must be a list of pair standards, each starting with '- from: …', not "
+     "'Sales -> Finance'."),
+    (PAIR_HEAD + "  - Sales\n",
+     "departments.yaml:5:5: pair_standards[0]: a pair standard must be a mapping with the keys from, to, "
+     "confirm_within, remind_every, escalate_after, complete_within, working_hours; found 'Sales'."),
+    (PAIR_HEAD + "  - to: Finance\n    confirm_within: 2h\n",
+     "departments.yaml:5:5: pair_standards[0].from: every pair standard needs 'from': the department whose "
+     "handoffs the standard is for."),
+    (PAIR_HEAD + "  - from: Sales\n    to:\n    confirm_within: 2h\n",
+     "departments.yaml:6:8: pair_standards[0].to: every pair standard needs 'to': the department that receives "
+     "them."),
+    (PAIR_HEAD + "  - from: [Sales]\n    to: Finance\n    confirm_within: 2h\n",
+     "departments.yaml:5:11: pair_standards[0].from: must be the name of a department, not a list."),
+    (PAIR_HEAD + "  - from: Sales\n    to: SALES\n    confirm_within: 2h\n",
+     "departments.yaml:6:9: pair_standards[0].to: 'SALES' is also the 'from' department; a pair standard is between "
+     "two different departments (a department's own standard goes under its 'standard')."),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n",
+     "departments.yaml:5:5: pair_standards[0]: agrees nothing: give at least one of confirm_within, remind_every, "
+     "escalate_after, complete_within, working_hours (whatever is left out is the receiving department's own "
+     "standard)."),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n    confirm: 2h\n",
+     "departments.yaml:7:5: pair_standards[0].confirm: unknown key. Did you mean 'confirm_within'?"),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n    confirm_within: 2 hours\n",
+     "departments.yaml:7:21: pair_standards[0].confirm_within: '2 hours' is not a duration like 30s, 15m, 4h or 2d."),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n    escalate_after: 99\n",
+     "departments.yaml:7:21: pair_standards[0].escalate_after: must be a whole number of reminders from 0 to 20"),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n    working_hours: nights\n",
+     "departments.yaml:7:20: pair_standards[0].working_hours: 'nights' is not working hours like"),
+    (PAIR_HEAD + "  - from: Sales\n    to: Finance\n    confirm_within: 2h\n"
+                 "  - from: sales\n    to: FINANCE\n    remind_every: 1h\n",
+     "departments.yaml:8:11: pair_standards[1]: sales → FINANCE already has a pair standard at pair_standards[0] "
+     "(line 5); keep only one."),
+])
+def test_each_holiday_and_pair_problem_is_reported_with_its_line_and_column(text: str, expected: str):
+    errors = errors_of(text)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(expected), errors[0]
+
+
+def test_the_same_pair_in_both_directions_is_two_pairs():
+    config = config_file.load(PAIR_HEAD + "  - from: Sales\n    to: Finance\n    confirm_within: 2h\n"
+                                          "  - from: Finance\n    to: Sales\n    confirm_within: 1h\n")
+    assert [(p.from_department, p.to_department) for p in config.pair_standards] == [
+        ("Sales", "Finance"), ("Finance", "Sales"),
+    ]
+
+
+def test_pair_problems_are_reported_with_the_others_in_file_order():
+    errors = errors_of("""\
+departments:
+  - name: Sales
+    holiday_country: Mars
+pair_standards:
+  - from: Sales
+    to: Sales
+  - from: Sales
+    to: Finance
+    complete_within: 0d
+""")
+
+    assert [e.split(": ")[0] for e in errors] == [
+        "departments.yaml:3:22", "departments.yaml:5:5", "departments.yaml:6:9", "departments.yaml:9:22",
+    ]
+
+
+def test_pair_standards_and_holiday_country_are_imported(db, clock):
+    summary = imported(db, PAIRS, clock)
+
+    assert (summary.pairs_created, summary.pairs_updated, summary.pairs_removed) == (
+        ["Sales → Finance", "Finance → IT"], [], [],
+    )
+    assert str(summary) == (
+        "Departments: 3 created, 0 updated, 0 unchanged, 0 not in file (kept).\n"
+        "  created: Finance, Sales, IT\n"
+        "Pair standards: 2 created, 0 updated, 0 unchanged, 0 removed.\n"
+        "  created: Sales → Finance, Finance → IT\n"
+        "Admins: none added."
+    )
+    with db.transaction() as session:
+        finance = session.scalars(select(Department).where(Department.name == "Finance")).one()
+        assert finance.holiday_country == "CN"
+        pair = session.scalars(select(PairStandard).where(PairStandard.to_department_id == finance.id)).one()
+        assert pair.from_department.name == "Sales"
+        assert (pair.confirm_within_s, pair.remind_every_s, pair.escalate_after) == (7200, None, None)
+        assert (pair.complete_within_s, pair.working_hours) == (None, None)
+    assert pair_rows(db) == {
+        ("Finance", "IT"): {"confirm_within_s": None, "remind_every_s": 1800, "escalate_after": 0,
+                            "complete_within_s": 86400, "working_hours": "Mon-Fri 09:00-18:00"},
+        ("Sales", "Finance"): {"confirm_within_s": 7200, "remind_every_s": None, "escalate_after": None,
+                               "complete_within_s": None, "working_hours": None},
+    }
+
+
+def test_reimporting_the_same_pairs_changes_nothing(db, clock):
+    imported(db, PAIRS, clock)
+    with db.transaction() as session:
+        before = config_file.from_database(session)
+    clock.advance(timedelta(days=1))
+
+    summary = imported(db, PAIRS, clock)
+
+    assert summary.unchanged == ["Finance", "Sales", "IT"]
+    assert summary.pairs_unchanged == ["Sales → Finance", "Finance → IT"]
+    assert summary.pairs_created == summary.pairs_updated == summary.pairs_removed == []
+    assert str(summary).endswith("Nothing changed.")
+    with db.transaction() as session:
+        assert config_file.from_database(session) == before
+        assert {d.updated_at for d in session.scalars(select(Department))} == {clock.now() - timedelta(days=1)}
+
+
+def test_reimport_updates_changed_pairs_and_removes_unlisted_ones_between_file_departments(db, clock):
+    imported(db, PAIRS, clock)
+    imported(db, "departments:\n  - name: Legal\npair_standards:\n"
+                 "  - from: Legal\n    to: Sales\n    confirm_within: 1h\n", clock)
+
+    summary = imported(db, PAIRS.replace("confirm_within: 2h", "confirm_within: 90m")
+                       .replace("    remind_every: 30m\n", "").replace("  - from: Finance\n", "  - from: Sales\n")
+                       .replace("holiday_country: cn", "holiday_country: US"), clock)
+
+    assert summary.updated == ["Finance"]
+    assert (summary.pairs_created, summary.pairs_updated) == (["Sales → IT"], ["Sales → Finance"])
+    assert summary.pairs_removed == ["Finance → IT"]
+    assert "Pair standards: 1 created, 1 updated, 0 unchanged, 1 removed.\n" in str(summary)
+    assert "  removed: Finance → IT\n" in str(summary)
+    # Legal → Sales is kept: Legal is not in this file.
+    assert set(pair_rows(db)) == {("Sales", "Finance"), ("Sales", "IT"), ("Legal", "Sales")}
+    assert pair_rows(db)[("Sales", "Finance")]["confirm_within_s"] == 5400
+    with db.transaction() as session:
+        assert session.scalars(select(Department.holiday_country).where(Department.name == "Finance")).one() == "US"
+
+
+def test_an_empty_pair_list_removes_the_pairs_between_the_files_departments(db, clock):
+    imported(db, PAIRS, clock)
+
+    summary = imported(db, PAIRS.split("pair_standards:")[0] + "pair_standards: []\n", clock)
+
+    assert summary.pairs_removed == ["Finance → IT", "Sales → Finance"]
+    assert pair_rows(db) == {}
+
+
+def test_a_pair_may_name_a_department_already_in_the_database(db, clock, dept):
+    dept("Legal")
+
+    summary = imported(db, "departments:\n  - name: Sales\npair_standards:\n"
+                           "  - from: legal\n    to: Sales\n    complete_within: 1d\n", clock)
+
+    assert summary.pairs_created == ["Legal → Sales"]
+    assert summary.kept == ["Legal"]
+    assert set(pair_rows(db)) == {("Legal", "Sales")}
+
+
+def test_a_pair_naming_an_unknown_department_is_refused_at_import_and_changes_nothing(db, clock, dept):
+    dept("Legal")
+    config = config_file.load("""\
+admins: [U0NEW]
+departments:
+  - name: Sales
+pair_standards:
+  - from: Sales
+    to: Finanse
+    confirm_within: 2h
+  - from: Lgal
+    to: Nobody
+    confirm_within: 2h
+""")
+    with pytest.raises(ConfigFileError) as caught, db.transaction() as session:
+        config_file.apply(session, config, clock.now())
+
+    assert caught.value.errors == [
+        "departments.yaml:6:9: pair_standards[0].to: 'Finanse' is neither a department in this file nor one already "
+        "in the database. Add it under 'departments', or correct the name.",
+        "departments.yaml:8:11: pair_standards[1].from: 'Lgal' is neither a department in this file nor one already "
+        "in the database. Did you mean 'Legal'? Add it under 'departments', or correct the name.",
+        "departments.yaml:9:9: pair_standards[1].to: 'Nobody' is neither a department in this file nor one already "
+        "in the database. Add it under 'departments', or correct the name.",
+    ]
+    with db.transaction() as session:
+        assert list(session.scalars(select(Department.name))) == ["Legal"]
+        assert list(session.scalars(select(Admin.user_id))) == []
+
+
+def test_deleting_a_department_deletes_its_pair_standards(db, clock):
+    imported(db, PAIRS, clock)
+
+    with db.transaction() as session:
+        session.delete(session.scalars(select(Department).where(Department.name == "IT")).one())
+
+    assert set(pair_rows(db)) == {("Sales", "Finance")}
+
+
+def test_from_database_reads_back_pairs_and_holiday_country(db, clock):
+    config = config_file.load(PAIRS)
+    imported(db, PAIRS, clock)
+
+    with db.transaction() as session:
+        current = config_file.from_database(session)
+
+    assert {d.name: d.holiday_country for d in current.departments} == {"Finance": "CN", "IT": None, "Sales": None}
+    assert current.pair_standards == [  # by the sending department's name; names as the database spells them
+        config.pair_standards[1],
+        PairStandardConfig("Sales", "Finance", confirm_within_s=7200),
+    ]
+
+
+def test_the_example_file_imports_and_reimports_unchanged(db, clock):
+    example = Path(__file__).resolve().parents[2] / "departments.example.yml"
+    config = config_file.load(example)
+    assert [d.holiday_country for d in config.departments] == ["CN", None, None]
+    assert [(p.from_department, p.to_department) for p in config.pair_standards] == [("Sales", "Finance"),
+                                                                                     ("Finance", "IT")]
+    with db.transaction() as session:
+        first = config_file.apply(session, config, clock.now())
+    with db.transaction() as session:
+        second = config_file.apply(session, config, clock.now())
+
+    assert first.pairs_created == ["Sales → Finance", "Finance → IT"]
+    assert not second.changed

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from handoff_bot.departments.models import Department
+from handoff_bot.departments.models import Department, PairStandard
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
@@ -196,3 +196,26 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     assert "reassigned" in fast.last(RECIPIENT, "reassigned")["text"]
     assert tick(fast, timedelta(hours=1)) == 1  # the new recipient's clock starts afresh
     assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]
+
+
+def test_a_pair_standard_overrides_the_department_standard_and_is_shown(fast: Bot) -> None:
+    with fast.runtime.db.transaction() as session:
+        session.add(PairStandard(from_department_id=fast.sales, to_department_id=fast.finance,
+                                 confirm_within_s=2 * 3600))
+    send(fast)
+    assert "agreed between the two departments: confirm within 2h" in str(
+        fast.last(REQUESTER, "You handed off")["blocks"])
+    assert tick(fast, timedelta(hours=1, minutes=59)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+
+
+def test_public_holidays_and_make_up_days_of_the_department_count(make_bot: Callable[..., Bot]) -> None:
+    """China, National Day 2025: 4h from Tuesday 30 September 16:00 in Shanghai is 9 October 11:00;
+    Sunday 28 September is a make-up working day."""
+    bot = make_bot()
+    set_standard(bot, confirm_within_s=4 * 3600, holiday_country="CN")
+    bot.clock.set(datetime(2025, 9, 30, 8, 0, tzinfo=timezone.utc))
+    send(bot)
+    bot.clock.set(datetime(2025, 10, 9, 2, 59, tzinfo=timezone.utc))
+    assert tick(bot) == 0
+    assert tick(bot, timedelta(minutes=1)) == 1

@@ -47,6 +47,10 @@ def standard(tr: Translator, values: dict[str, Any]) -> str:
     _ = tr.gettext
     hours = values.get("working_hours", "")
     hours_text = _("around the clock") if hours.strip().lower() == "always" else hours
+    if values.get("agreed"):
+        return _("Standard agreed between the two departments: confirm within {confirm}, complete within "
+                 "{complete}, {hours}", confirm=format_duration(values["confirm_within_s"]),
+                 complete=format_duration(values["complete_within_s"]), hours=hours_text)
     return _("Standard: confirm within {confirm}, complete within {complete}, {hours}",
         confirm=format_duration(values["confirm_within_s"]),
         complete=format_duration(values["complete_within_s"]),
