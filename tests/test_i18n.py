@@ -219,8 +219,9 @@ def test_other_locales_get_the_english_strings(locale: str | None, pot: Catalog)
     assert tr.language == "en"
     for message in entries(pot):
         if isinstance(message.id, tuple):
-            assert tr.ngettext(*message.id, 1) == message.id[0].format(n=1)
-            assert tr.ngettext(*message.id, 2) == message.id[1].format(n=2)
+            values = {name: f"<{name}>" for (name, _, _) in placeholders(message.id[1]) if name != "n"}
+            assert tr.ngettext(*message.id, 1, **values) == message.id[0].format(n=1, **values)
+            assert tr.ngettext(*message.id, 2, **values) == message.id[1].format(n=2, **values)
         else:
             assert tr.gettext(message.id) == message.id
 
@@ -230,7 +231,8 @@ def test_every_chinese_translation_formats(zh: Catalog) -> None:
     tr = translator("zh-CN")
     for message in entries(zh):
         if isinstance(message.id, tuple):
-            assert tr.ngettext(*message.id, 2) == message.string[0].format(n=2)
+            values = {name: f"<{name}>" for (name, _, _) in placeholders(message.id[1]) if name != "n"}
+            assert tr.ngettext(*message.id, 2, **values) == message.string[0].format(n=2, **values)
             continue
         values = {name: f"<{name}>" for (name, _, _) in placeholders(message.id)}
         expected = message.string.format(**values) if values else message.string
@@ -375,7 +377,7 @@ def test_the_recipient_card_in_chinese() -> None:
     buttons = [e["text"]["text"] for e in rendered.blocks[-1]["elements"]]
     assert buttons == ["确认我的理解", "提出问题"]
     context = " ".join(e["text"] for b in rendered.blocks if b["type"] == "context" for e in b["elements"])
-    assert "流程：" in context and "服务标准：4h 内确认，3d 内完成" in context and "交接 #7" in context
+    assert "流程：" in context and "服务标准：4 小时内确认，3 天内完成；服务时间 周一至周五 09:00–18:00" in context and "交接 #7" in context
 
 
 def test_chinese_replies() -> None:
@@ -410,7 +412,7 @@ def test_a_chinese_reminder_for_several_handoffs() -> None:
     rendered = reminders.reminders(translator("zh-CN"), items, handoffs)
     assert rendered.text == "有 2 项交接需要你处理"
     assert rendered.blocks[1]["text"]["text"] == (
-        ":warning: 来自 <@U0REQ> 的 *Prepare the Q3 invoice* 在 Finance 已逾期（处理人：暂无，截止：2026-03-06）。")
+        ":warning: 来自 <@U0REQ> 的 *Prepare the Q3 invoice* 在 Finance 已逾期（负责人：暂无）。")
     assert [e["text"]["text"] for e in rendered.blocks[2]["elements"]] == ["催办", "重新指派"]
     moved_on = ":white_check_mark: ~Prepare the Q3 invoice~ 当前状态：理解已确认"
     assert rendered.blocks[3]["text"]["text"].startswith(moved_on)

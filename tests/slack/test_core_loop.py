@@ -72,7 +72,7 @@ def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
     assert "Totals per region" in card_text and "Attach receipts" in card_text and "2026-03-06" in card_text
     receipt = bot.last(REQUESTER, "You handed off")
     assert buttons(receipt) == [ActionId.CANCEL]
-    assert "confirm within 4h" in str(receipt["blocks"])
+    assert "confirm within 4 hours, complete within 3 days, Mon–Fri 09:00–18:00" in str(receipt["blocks"])
 
     restate(bot, card, ["Sum the totals by region", "Add the receipts"], count=1)
     review = bot.last(REQUESTER, "restated")

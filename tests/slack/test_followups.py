@@ -203,7 +203,7 @@ def test_a_pair_standard_overrides_the_department_standard_and_is_shown(fast: Bo
         session.add(PairStandard(from_department_id=fast.sales, to_department_id=fast.finance,
                                  confirm_within_s=2 * 3600))
     send(fast)
-    assert "agreed between the two departments: confirm within 2h" in str(
+    assert "agreed between the two departments: confirm within 2 hours" in str(
         fast.last(REQUESTER, "You handed off")["blocks"])
     assert tick(fast, timedelta(hours=1, minutes=59)) == 0
     assert tick(fast, timedelta(minutes=1)) == 1

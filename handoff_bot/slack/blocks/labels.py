@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff_bot.departments.standards import format_duration
+from handoff_bot.departments.standards import WORKING_HOURS
 from handoff_bot.handoffs.lifecycle import Snapshot
 from handoff_bot.handoffs.models import Handoff, HandoffState, Priority, QuestionKind, Relationship
-from handoff_bot.i18n import Translator
+from handoff_bot.i18n import N_, Translator
 from handoff_bot.slack.blocks.common import esc
 
 
@@ -43,19 +43,46 @@ def question_kind_hint(tr: Translator, value: QuestionKind) -> str:
     }[value]
 
 
-def standard(tr: Translator, values: dict[str, Any]) -> str:
+DAY_NAMES = {"Mon": N_("Mon"), "Tue": N_("Tue"), "Wed": N_("Wed"), "Thu": N_("Thu"), "Fri": N_("Fri"),
+             "Sat": N_("Sat"), "Sun": N_("Sun")}
+
+
+def duration(tr: Translator, seconds: int) -> str:
+    """A duration in words: `4 hours`, `3 days`, `90 minutes`."""
+    if seconds % 86400 == 0:
+        return tr.ngettext("{n} day", "{n} days", seconds // 86400)
+    if seconds % 3600 == 0:
+        return tr.ngettext("{n} hour", "{n} hours", seconds // 3600)
+    if seconds % 60 == 0:
+        return tr.ngettext("{n} minute", "{n} minutes", seconds // 60)
+    return tr.ngettext("{n} second", "{n} seconds", seconds)
+
+
+def working_hours(tr: Translator, text: str) -> str:
+    """`Mon-Fri 09:00-18:00` in the reader's language, or `around the clock`."""
     _ = tr.gettext
-    hours = values.get("working_hours", "")
-    hours_text = _("around the clock") if hours.strip().lower() == "always" else hours
+    match = WORKING_HOURS.match(text or "")
+    if text.strip().lower() == "always" or not match:
+        return _("around the clock") if text.strip().lower() == "always" else text
+    first, last, sh, sm, eh, em = match.groups()
+    days = _(DAY_NAMES[first]) if not last or last == first else _(
+        "{first}–{last}", first=_(DAY_NAMES[first]), last=_(DAY_NAMES[last]))
+    start, end = f"{sh}:{sm}", f"{eh}:{em}"
+    return _("{days} {start}–{end}", days=days, start=start, end=end)
+
+
+def standard(tr: Translator, values: dict[str, Any]) -> str:
+    """The service standard of a handoff in one line."""
+    _ = tr.gettext
+    words = {
+        "confirm": duration(tr, int(values["confirm_within_s"])),
+        "complete": duration(tr, int(values["complete_within_s"])),
+        "hours": working_hours(tr, values.get("working_hours", "")),
+    }
     if values.get("agreed"):
         return _("Standard agreed between the two departments: confirm within {confirm}, complete within "
-                 "{complete}, {hours}", confirm=format_duration(values["confirm_within_s"]),
-                 complete=format_duration(values["complete_within_s"]), hours=hours_text)
-    return _("Standard: confirm within {confirm}, complete within {complete}, {hours}",
-        confirm=format_duration(values["confirm_within_s"]),
-        complete=format_duration(values["complete_within_s"]),
-        hours=hours_text,
-    )
+                 "{complete}, {hours}", **words)
+    return _("Standard: confirm within {confirm}, complete within {complete}, {hours}", **words)
 
 
 def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
