@@ -414,6 +414,7 @@ def test_a_chinese_reminder_for_several_handoffs() -> None:
     assert rendered.text == "有 2 项交接需要你处理"
     assert rendered.blocks[1]["text"]["text"] == (
         ":warning: 来自 <@U0REQ> 的 *Prepare the Q3 invoice* 在 Finance 已逾期（负责人：暂无）。")
-    assert [e["text"]["text"] for e in rendered.blocks[2]["elements"]] == ["催办", "重新指派"]
+    assert rendered.blocks[2]["elements"][0]["text"].startswith("发起于 <!date^")
+    assert [e["text"]["text"] for e in rendered.blocks[3]["elements"]] == ["催办", "重新指派"]
     moved_on = ":white_check_mark: ~Prepare the Q3 invoice~ 当前状态：理解已确认"
-    assert rendered.blocks[3]["text"]["text"].startswith(moved_on)
+    assert rendered.blocks[4]["text"]["text"].startswith(moved_on)

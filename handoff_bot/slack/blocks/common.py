@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 Block = dict[str, Any]
@@ -15,6 +16,12 @@ def esc(text: str | None) -> str:
 def quote(text: str | None) -> str:
     """User text as a mrkdwn block quote, escaped."""
     return "\n".join("&gt; " + line for line in esc(text).split("\n"))
+
+
+def slack_date(moment: datetime) -> str:
+    """A moment Slack shows in each reader's own time zone and format."""
+    fallback = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def cut(text: str, limit: int) -> str:

@@ -10,7 +10,7 @@ from handoff_bot.followups.service import Item, applies
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
-from handoff_bot.slack.blocks.common import Block, actions, button, context, esc, section
+from handoff_bot.slack.blocks.common import Block, actions, button, context, esc, section, slack_date
 from handoff_bot.slack.blocks.messages import Message
 from handoff_bot.slack.ids import ActionId
 
@@ -102,6 +102,9 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
         h = handoffs[int(item["h"])]
         if applies(item["k"], h):
             blocks.append(section(_line(tr, item, h)))
+            if item["k"] in (Item.ESCALATION, Item.OVERDUE_MANAGER):
+                blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),
+                                        standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
                 blocks.append(actions(f"item_{number}_{h.id}", *buttons))
         else:
