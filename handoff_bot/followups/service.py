@@ -106,6 +106,11 @@ def pause_confirm_clock(session: Session, handoff: Handoff, now: datetime) -> No
         handoff.confirm_clock_since = None
 
 
+def working_seconds(session: Session, handoff: Handoff, start: datetime, end: datetime) -> int:
+    """Working seconds between two moments on the receiving side's calendar."""
+    return calendar(session, handoff, _recipient_side(session, handoff)).between(start, end)
+
+
 def restart_confirm_clock(handoff: Handoff, now: datetime, *, reset: bool = False) -> None:
     """The recipient owes a restatement again (after a clarification, or anew after a reassignment)."""
     if reset:
@@ -174,6 +179,7 @@ def plan(session: Session, handoff: Handoff, now: datetime) -> None:
     Called in the transaction of every state change.
     """
     wanted = _desired(session, handoff, now)
+    handoff.deadline_at = deadline(session, handoff) if handoff.state in OPEN_STATES else None
     pending = session.scalars(select(Followup).where(
         Followup.handoff_id == handoff.id, Followup.state == FollowupState.PENDING)).all()
     stale = [f.id for f in pending if f.kind not in wanted]

@@ -83,6 +83,11 @@ class Handoff(Base):
     confirm_clock_since: Mapped[datetime | None]
     confirm_reminders: Mapped[int] = mapped_column(default=0)
     last_reminded_at: Mapped[datetime | None]
+    # Figures for digests, fixed when they happen (working seconds under the standard's calendar).
+    confirm_working_s: Mapped[int | None]
+    confirmed_in_standard: Mapped[bool | None]
+    complete_working_s: Mapped[int | None]
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)
     standard: Mapped[dict[str, Any]]
     confirmed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]

@@ -303,6 +303,8 @@ def accept(session: Session, handoff_id: int, round_number: int, actor_id: str, 
     assert rnd is not None
     rnd.verdict, rnd.decided_at = Verdict.ACCEPTED, now
     handoff.confirmed_at = now
+    handoff.confirm_working_s = handoff.confirm_clock_used_s
+    handoff.confirmed_in_standard = handoff.confirm_clock_used_s <= int(handoff.standard["confirm_within_s"])
     assert handoff.recipient_id
     enqueue(session, N.CONFIRMED, handoff.recipient_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
@@ -391,6 +393,8 @@ def mark_done(session: Session, handoff_id: int, actor_id: str, now: datetime) -
     """The recipient reports the work done; the requester is asked to rate it."""
     handoff = _apply(session, handoff_id, Action.MARK_DONE, actor_id, now)
     handoff.done_at = now
+    if handoff.confirmed_at is not None:
+        handoff.complete_working_s = followups.working_seconds(session, handoff, handoff.confirmed_at, now)
     enqueue(session, N.RATING_REQUEST, handoff.requester_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
     return handoff

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:32:13.402604
+Create Date: 2026-11-26 20:46:55.462595
 
 """
 from typing import Sequence, Union
@@ -82,6 +82,10 @@ def upgrade() -> None:
     sa.Column('confirm_clock_since', sa.DateTime(), nullable=True),
     sa.Column('confirm_reminders', sa.Integer(), nullable=False),
     sa.Column('last_reminded_at', sa.DateTime(), nullable=True),
+    sa.Column('confirm_working_s', sa.Integer(), nullable=True),
+    sa.Column('confirmed_in_standard', sa.Boolean(), nullable=True),
+    sa.Column('complete_working_s', sa.Integer(), nullable=True),
+    sa.Column('deadline_at', sa.DateTime(), nullable=True),
     sa.Column('standard', sa.JSON(), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('done_at', sa.DateTime(), nullable=True),
@@ -94,6 +98,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('handoff', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_handoff_deadline_at'), ['deadline_at'], unique=False)
         batch_op.create_index('ix_handoff_recipient_state', ['recipient_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_requester_state', ['requester_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_to_department_state', ['to_department_id', 'state'], unique=False)
@@ -255,6 +260,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_handoff_to_department_state')
         batch_op.drop_index('ix_handoff_requester_state')
         batch_op.drop_index('ix_handoff_recipient_state')
+        batch_op.drop_index(batch_op.f('ix_handoff_deadline_at'))
 
     op.drop_table('handoff')
     with op.batch_alter_table('department_person', schema=None) as batch_op:
