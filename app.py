@@ -43,6 +43,11 @@ def main() -> int:
         runtime.serve()
     except KeyboardInterrupt:
         logging.getLogger("handoff").info("stopped")
+    except SlackApiError as error:  # apps.connections.open refused SLACK_APP_TOKEN
+        print(f"handoff: Slack refused SLACK_APP_TOKEN ({error.response.get('error')}). Copy an App-Level "
+              "Token (xapp-…, scope connections:write) from Basic Information → App-Level Tokens of your "
+              "Slack app, or leave SLACK_APP_TOKEN unset to serve HTTP.", file=sys.stderr)
+        return 2
     return 0
 
 

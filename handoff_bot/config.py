@@ -53,6 +53,11 @@ class Settings:
                     "Tokens (xapp-…, scope connections:write)\n"
                     "in the environment or in a .env file (see .env.example)."
                 )
+        if values["SLACK_APP_TOKEN"] and not values["SLACK_APP_TOKEN"].startswith("xapp-"):
+            raise ConfigError(
+                "SLACK_APP_TOKEN must be an App-Level Token starting with xapp- (Basic Information → App-Level "
+                "Tokens, scope connections:write), or empty to serve HTTP."
+            )
         port_text = values["PORT"] or "3000"
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")

@@ -38,3 +38,6 @@ def setup_logging() -> None:
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Bolt warns that SLACK_BOT_TOKEN from the environment is unused: the app gives it a client instead.
+    logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())

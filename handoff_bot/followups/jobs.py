@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from handoff_bot.clock import Clock
 from handoff_bot.db import Database
-from handoff_bot.followups.service import fire_due
+from handoff_bot.followups.service import fire_due, next_due
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ class FollowupRunner:
 
     def run_once(self) -> int:
         """One pass over everything due now; returns how many follow-ups fired."""
+        with self.db.read() as session:  # the usual case, nothing due, takes no write lock
+            upcoming = next_due(session)
+        if upcoming is None or upcoming > self.clock.now():
+            return 0
         fired = 0
         for _ in range(MAX_BATCHES):
             with self.db.transaction() as session:

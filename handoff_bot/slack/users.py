@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from handoff_bot.clock import Clock
 from handoff_bot.db import Database
@@ -35,7 +37,7 @@ class SlackDirectory:
             cached = self._memory.get(user_id)
         if cached and now - cached[1] < FRESH_FOR:
             return cached[0]
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             row = session.get(SlackUser, user_id)
             if row is not None and now - row.fetched_at < FRESH_FOR:
                 profile = _profile(row)
@@ -60,11 +62,13 @@ class SlackDirectory:
             is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
             deleted=bool(user.get("deleted")),
         )
+        values = {"name": profile.name[:160], "tz": profile.tz[:64], "locale": profile.locale[:16],
+                  "is_bot": profile.is_bot, "deleted": profile.deleted, "fetched_at": now}
         with self._db.transaction() as session:
-            session.merge(SlackUser(
-                user_id=user_id, name=profile.name[:160], tz=profile.tz[:64], locale=profile.locale[:16],
-                is_bot=profile.is_bot, deleted=profile.deleted, fetched_at=now,
-            ))
+            # An upsert: another thread or process may be caching the same user at the same moment.
+            insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            session.execute(insert(SlackUser).values(user_id=user_id, **values)
+                            .on_conflict_do_update(index_elements=[SlackUser.user_id], set_=values))
         self._remember(profile, now)
         return profile
 
