@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
@@ -23,7 +24,9 @@ from handoff_bot.clock import SystemClock
 from handoff_bot.config import ConfigError, Settings
 from handoff_bot.db import Database
 from handoff_bot.departments import config_file
+from handoff_bot.departments.service import all_departments
 from handoff_bot.departments.standards import format_duration
+from handoff_bot.handoffs import export
 
 Action = Callable[[argparse.Namespace, Settings], int]
 
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_db(commands)
     _add_departments(commands)
+    _add_export(commands)
+    _add_digest(commands)
     return parser
 
 
@@ -76,6 +81,36 @@ def _add_departments(commands: argparse._SubParsersAction) -> None:
                        "create or update the departments named in a YAML file and add its admins")
     importer.add_argument("file", metavar="FILE", help="the departments YAML file")
     _action(actions, "list", departments_list, "show the departments, their people and standards, and the admins")
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    actions = _command(commands, "export", "handoffs as a file")
+    csv_file = _action(actions, "csv", export_csv,
+                       "write one CSV row per handoff, with every timing the digest uses, to standard output")
+    csv_file.add_argument("--since", metavar="YYYY-MM-DD", type=_day,
+                          help="only handoffs created on or after this day (UTC)")
+    csv_file.add_argument("--department", metavar="NAME",
+                          help="only handoffs sent from or to this department")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
+
+
+def _add_digest(commands: argparse._SubParsersAction) -> None:
+    actions = _command(commands, "digest", "the managers' weekly digests")
+    sender = _action(actions, "send", digest_send,
+                     "send the digests that are due and not sent yet (each manager once per week)")
+    sender.add_argument("--now", action="store_true",
+                        help="send every manager's digest of the week that ended, without waiting for its day "
+                             "and time")
+    preview = _action(actions, "preview", digest_preview, "print a manager's digest as text (nothing is sent)")
+    preview.add_argument("user_id", metavar="USER_ID", help="the manager's Slack user id, like U012AB3CD")
+    preview.add_argument("--current", action="store_true",
+                         help="this week so far (as /handoff digest shows it) instead of the week that ended")
 
 
 def _command(commands: argparse._SubParsersAction, name: str, help_text: str) -> argparse._SubParsersAction:
@@ -181,6 +216,81 @@ def departments_list(args: argparse.Namespace, settings: Settings) -> int:
         print("No departments yet. Add them with: python -m handoff_bot departments import FILE")
     print()
     print(f"Admins: {', '.join(current.admins) or 'none'}")
+    return 0
+
+
+def export_csv(args: argparse.Namespace, settings: Settings) -> int:
+    """`export csv [--since DATE] [--department NAME]`: the handoffs as CSV on standard output.
+
+    Args:
+        args: the parsed command line; `args.since` a date or None, `args.department` a name or None.
+        settings: where the database is.
+    """
+    with _migrated(settings) as database, database.transaction() as session:
+        department_ids = None
+        if args.department is not None:
+            department = export.department_by_name(session, args.department)
+            if department is None:
+                names = ", ".join(d.name for d in all_departments(session)) or "none yet"
+                return _fail(f"There is no department named {args.department!r} (departments: {names}).")
+            department_ids = [department.id]
+        export.write_csv(sys.stdout, session, since=args.since, department_ids=department_ids)
+    sys.stdout.flush()
+    return 0
+
+
+def digest_send(args: argparse.Namespace, settings: Settings) -> int:
+    """`digest send [--now]`: queue the digests that are due, each at most once per manager and week.
+
+    With `SLACK_BOT_TOKEN` set, the managers' time zones are looked up first and the queue is
+    delivered right away; otherwise the running bot's outbox worker delivers it.
+
+    Args:
+        args: the parsed command line; `args.now` sends the week that ended to every manager now.
+        settings: where the database is, and Slack.
+    """
+    from slack_sdk import WebClient
+
+    from handoff_bot.digests.jobs import DigestRunner
+    from handoff_bot.slack.delivery import Deliverer
+    from handoff_bot.slack.users import SlackDirectory
+
+    clock = SystemClock()
+    with _migrated(settings) as database:
+        client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15) \
+            if settings.bot_token else None
+        directory = SlackDirectory(database, client, clock) if client is not None else None
+        queued = DigestRunner(database, clock, lambda: None, directory).run_once(on_schedule=not args.now)
+        print(f"{queued} digest{'' if queued == 1 else 's'} queued.")
+        if queued and client is not None and directory is not None:
+            delivered = Deliverer(database, client, directory, clock).drain()
+            print(f"{delivered} message{'' if delivered == 1 else 's'} delivered to Slack.")
+        elif queued:
+            print("SLACK_BOT_TOKEN is not set here: the running bot delivers them from its outbox.")
+    return 0
+
+
+def digest_preview(args: argparse.Namespace, settings: Settings) -> int:
+    """`digest preview USER_ID [--current]`: print a manager's digest as plain text, sending nothing.
+
+    Args:
+        args: the parsed command line; `args.user_id` the manager, `args.current` this week so far.
+        settings: where the database is.
+    """
+    from handoff_bot.digests import service as digests
+    from handoff_bot.i18n import translator
+    from handoff_bot.people import SlackUser
+    from handoff_bot.slack.blocks import digest as digest_blocks
+
+    with _migrated(settings) as database, database.transaction() as session:
+        digest = digests.build(session, args.user_id, SystemClock().now(),
+                               period="current" if args.current else "last")
+        profile = session.get(SlackUser, args.user_id)
+        locale = profile.locale if profile is not None else None
+    if not digest.departments:
+        return _fail(f"{args.user_id} manages no department, so there is no digest for them. "
+                     "`python -m handoff_bot departments list` shows the managers.")
+    print(digest_blocks.text(translator(locale), digest), end="")
     return 0
 
 

@@ -16,6 +16,8 @@ from handoff_bot.clock import Clock, SystemClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
 from handoff_bot.departments import config_file
+from handoff_bot.digests import jobs as digest_jobs
+from handoff_bot.digests.jobs import DigestRunner
 from handoff_bot.followups import jobs
 from handoff_bot.followups.jobs import FollowupRunner
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
@@ -47,6 +49,7 @@ class Runtime:
             self.directory, self.clock,
         )
         self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake)
+        self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory)
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret)
         self.wsgi = make_wsgi(self.bolt, self.readiness)
@@ -83,35 +86,48 @@ class Runtime:
         return None
 
     def readiness(self) -> dict[str, Any]:
-        """Whether this process can do its work: database answers, outbox not stuck."""
+        """Whether this process can do its work: database answers, outbox not stuck, Socket Mode connected."""
         if not self.db.ping():
             return {"ready": False, "database": "unreachable"}
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             oldest = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
                 OutboxMessage.state == OutboxState.PENDING))
             dead = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.DEAD))
         stuck = oldest is not None and self.clock.now() - oldest > STUCK_AFTER
-        return {"ready": not stuck, "database": "ok", "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
+        socket = None
+        if self._socket_mode is not None:
+            socket = "connected" if self._socket_mode.client.is_connected() else "disconnected"
+        report = {"ready": not stuck and socket != "disconnected", "database": "ok",
+                  "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
+        if socket:
+            report["socket_mode"] = socket
+        return report
 
     def serve(self, host: str = "0.0.0.0") -> None:
         """Run until interrupted: the outbox worker, Socket Mode if configured, and the HTTP server."""
         from waitress import create_server
 
-        self.deliverer.start()
-        self._scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
-        if self.settings.app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            self._socket_mode = SocketModeHandler(self.bolt, self.settings.app_token)
-            self._socket_mode.connect()
-            log.info("connected to Slack in Socket Mode")
-        server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
-                               max_request_body_size=MAX_BODY, ident="handoff")
-        log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
         try:
-            server.run()
+            if self.settings.app_token:
+                from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+                self._socket_mode = SocketModeHandler(self.bolt, self.settings.app_token)
+                self._socket_mode.connect()
+                if self._socket_mode.client.is_connected():
+                    log.info("connected to Slack in Socket Mode")
+                else:
+                    log.warning("Socket Mode is not connected yet; retrying in the background")
+            self.deliverer.start()
+            self._scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
+            digest_jobs.schedule(self._scheduler, self.digests)
+            server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
+                                   max_request_body_size=MAX_BODY, ident="handoff")
+            log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
+            try:
+                server.run()
+            finally:
+                server.close()
         finally:
-            server.close()
             self.close()
 
     def close(self) -> None:

@@ -7,7 +7,11 @@ import unicodedata
 
 # C0/C1 controls except tab and newline, and the bidi embedding/override/isolate characters
 # that can make text display in another order than it was written.
-_UNSAFE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_UNSAFE = re.compile(
+    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f"  # controls
+    "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"  # direction marks and overrides
+    "\u200b\u2060\ufeff]"  # invisible spaces (the zero-width joiner stays: emoji need it)
+)
 
 
 def clean(text: str | None, *, multiline: bool = False) -> str:

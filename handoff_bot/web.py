@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
+log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 
 
@@ -37,7 +39,13 @@ def make_wsgi(bolt: App, ready: Callable[[], dict[str, Any]]) -> Callable[..., I
         if path == SLACK_PATH:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
-            return slack(environ, start_response)
+            if not environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "").isdigit():
+                return _json(start_response, "401 Unauthorized", {"error": "invalid request"})
+            try:
+                return slack(environ, start_response)
+            except Exception:
+                log.warning("malformed request to %s", SLACK_PATH, exc_info=True)
+                return _json(start_response, "400 Bad Request", {"error": "malformed request"})
         if path == "/healthz" and method in ("GET", "HEAD"):
             return _json(start_response, "200 OK", {"status": "ok"})
         if path == "/readyz" and method in ("GET", "HEAD"):

@@ -13,7 +13,7 @@ import string
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 
 from handoff_bot.departments.models import Department
 from handoff_bot.followups.service import APPLIES, Item
+from handoff_bot.handoffs import queries
 from handoff_bot.handoffs.models import (
     Handoff,
     HandoffState,
@@ -292,8 +293,37 @@ def chinese_views(tr: Translator) -> dict[str, dict[str, Any]]:
         "answer": modals.answer(tr, a_handoff(), question),
         "rate": modals.rate(tr, a_handoff(HandoffState.DONE)),
         "reassign": modals.reassign(tr, a_handoff(HandoffState.SENT, recipient_id=None)),
-        "home": home.home_view(tr, [a_handoff()], [a_handoff(HandoffState.CONFIRMED, id=8, due_date=None)]),
+        "home": home.home_view(tr, a_home()),
+        "home_paged": home.home_view(tr, a_home(copies=30), page=1),
     }
+
+
+def a_home(copies: int = 1) -> queries.Home:
+    """A Home tab with every kind of waiting item, every kind of clock and a managed department."""
+    question = Question(id=3, handoff_id=9, asked_by="U0REC", asked_at=NOW, kind=QuestionKind.OPEN,
+                        text="Which client?")
+    restated = UnderstandingRound(handoff_id=10, number=1, restated_by="U0REC", restated_at=NOW,
+                                  restatements=["In CNY", "By Friday"])
+    waiting = [
+        queries.WaitingItem(queries.Waiting.CONFIRM, a_handoff()),
+        queries.WaitingItem(queries.Waiting.CONFIRM, a_handoff(HandoffState.CLARIFYING, id=11)),
+        queries.WaitingItem(queries.Waiting.DO, a_handoff(HandoffState.CONFIRMED, id=12, due_date=None)),
+        queries.WaitingItem(queries.Waiting.ANSWER, a_handoff(id=9), question=question),
+        queries.WaitingItem(queries.Waiting.REVIEW, a_handoff(HandoffState.RESTATED, id=10), round=restated),
+        queries.WaitingItem(queries.Waiting.RATE, a_handoff(HandoffState.DONE, id=13)),
+    ] * copies
+    hour = timedelta(hours=1)
+    timings = {
+        7: queries.Timing(confirm_by=NOW + 2 * hour, deadline=NOW + 90 * hour, due_date=date(2026, 3, 6)),
+        11: queries.Timing(confirm_late=True, escalated=True, deadline=NOW - hour, due_date=date(2026, 3, 1),
+                           late=True),
+        12: queries.Timing(deadline=NOW + 30 * hour),
+        8: queries.Timing(deadline=NOW - 5 * hour, late=True),
+    }
+    requests = [a_handoff(HandoffState.CONFIRMED, id=8, due_date=None, requester_id="U0REC"),
+                a_handoff(id=14, recipient_id=None, requester_id="U0REC")]
+    finance = queries.DepartmentSummary(Department(id=2, name="Finance"), 3, 1, 1, [a_handoff(id=11), a_handoff()])
+    return queries.Home("U0REC", NOW, waiting, len(waiting) + 1, requests, 3, [finance], timings)
 
 
 def test_the_restate_modal_in_chinese() -> None:
@@ -310,7 +340,8 @@ def test_the_restate_modal_in_chinese() -> None:
     assert inputs[0]["element"]["placeholder"]["text"] == "请用自己的话复述"
 
 
-@pytest.mark.parametrize("name", ["new_handoff", "restate", "clarify", "ask", "answer", "rate", "reassign", "home"])
+@pytest.mark.parametrize("name", ["new_handoff", "restate", "clarify", "ask", "answer", "rate", "reassign", "home",
+                                  "home_paged"])
 def test_chinese_views_fit_slack_and_speak_chinese(name: str) -> None:
     view = chinese_views(translator("zh-CN"))[name]
     assert check_view(view) == []

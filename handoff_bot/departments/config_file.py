@@ -31,8 +31,13 @@ from handoff_bot.departments.service import PAIR_OVERRIDES, all_departments, all
 from handoff_bot.departments.standards import Standard, parse_duration, parse_working_hours
 
 DEFAULT_NAME = "departments.yaml"
-TOP_KEYS = ("admins", "departments", "pair_standards")
-DEPARTMENT_KEYS = ("name", "managers", "members", "intake_channel", "standard", "holiday_country")
+TOP_KEYS = ("admins", "departments", "pair_standards", "digest_day", "digest_time")
+DEPARTMENT_KEYS = ("name", "managers", "members", "intake_channel", "standard", "holiday_country", "digest_day",
+                   "digest_time")
+DIGEST_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DIGEST_DAYS_LONG = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DIGEST_DEFAULT = ("mon", "09:00")  # weekly digest: Monday 09:00 in each manager's own time zone
+CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 DURATION_KEYS = {
     "confirm_within": "confirm_within_s",
     "remind_every": "remind_every_s",
@@ -67,6 +72,8 @@ class DepartmentConfig:
     members: list[str] = field(default_factory=list)
     intake_channel: str | None = None
     standard: Standard = field(default_factory=Standard)
+    digest_day: str = DIGEST_DEFAULT[0]   # when the managers get the weekly digest: mon…sun
+    digest_time: str = DIGEST_DEFAULT[1]  # "HH:MM", in each manager's own time zone
 
     @property
     def holiday_country(self) -> str | None:
@@ -313,6 +320,8 @@ def from_database(session: Session) -> DepartmentsConfig:
             members=[p.user_id for p in d.people if p.role == MemberRole.MEMBER],
             intake_channel=d.intake_channel,
             standard=standard_of(d),
+            digest_day=d.digest_day,
+            digest_time=d.digest_time,
         )
         for d in all_departments(session)
     ]
@@ -329,7 +338,8 @@ def from_database(session: Session) -> DepartmentsConfig:
 
 
 def _new_department(wanted: DepartmentConfig, now: datetime) -> Department:
-    department = Department(name=wanted.name, intake_channel=wanted.intake_channel, updated_at=now)
+    department = Department(name=wanted.name, intake_channel=wanted.intake_channel, updated_at=now,
+                            digest_day=wanted.digest_day, digest_time=wanted.digest_time)
     _set_standard(department, wanted.standard)
     department.people = [DepartmentPerson(user_id=u, role=r) for u, r in _people(wanted)]
     return department
@@ -341,9 +351,11 @@ def _update_department(department: Department, wanted: DepartmentConfig) -> bool
         department.name != wanted.name
         or department.intake_channel != wanted.intake_channel
         or standard_of(department) != wanted.standard
+        or (department.digest_day, department.digest_time) != (wanted.digest_day, wanted.digest_time)
     )
     department.name = wanted.name
     department.intake_channel = wanted.intake_channel
+    department.digest_day, department.digest_time = wanted.digest_day, wanted.digest_time
     _set_standard(department, wanted.standard)
 
     # Remove and add only the differences, so nobody's row is deleted and re-inserted in one flush.
@@ -472,10 +484,11 @@ class _Checker:
             self.error(departments_node, "departments",
                        f"must be a list of at least one department (each starting with '- name: …'), not {found}.")
             return None
+        schedule = self.schedule(fields, "", DIGEST_DEFAULT)
         departments = []
         names: dict[str, tuple[str, int]] = {}
         for index, node in enumerate(departments_node.value):
-            department = self.department(node, f"departments[{index}]", names)
+            department = self.department(node, f"departments[{index}]", names, schedule)
             if department is not None:
                 departments.append(department)
         pairs = self.pair_standards(fields["pair_standards"]) if "pair_standards" in fields else []
@@ -502,8 +515,10 @@ class _Checker:
                 fields[key.value] = value
         return fields
 
-    def department(self, node: yaml.Node, path: str, names: dict[str, tuple[str, int]]) -> DepartmentConfig | None:
-        """A department, or None when it has problems; `names` maps the names seen so far to where."""
+    def department(self, node: yaml.Node, path: str, names: dict[str, tuple[str, int]],
+                   schedule: tuple[str, str] = DIGEST_DEFAULT) -> DepartmentConfig | None:
+        """A department, or None when it has problems; `names` maps the names seen so far to where;
+        `schedule` is the file's digest day and time, for a department that names none."""
         fields = self.mapping(node, path, DEPARTMENT_KEYS, "a department")
         if fields is None:
             return None
@@ -525,10 +540,32 @@ class _Checker:
         if "holiday_country" in fields:
             standard = replace(standard, holiday_country=self.country(fields["holiday_country"],
                                                                       f"{path}.holiday_country"))
+        digest_day, digest_time = self.schedule(fields, path, schedule)
         if name is None or len(self.problems) > problems_before:
             return None
         return DepartmentConfig(name=name, managers=managers, members=members,
-                                intake_channel=channel, standard=standard)
+                                intake_channel=channel, standard=standard, digest_day=digest_day,
+                                digest_time=digest_time)
+
+    def schedule(self, fields: dict[str, yaml.Node], path: str, default: tuple[str, str]) -> tuple[str, str]:
+        """`digest_day` and `digest_time` among `fields`, each `default`'s when absent or wrong."""
+        day, clock = default
+        if "digest_day" in fields:
+            node, where = fields["digest_day"], _join(path, "digest_day")
+            text = node.value.strip().lower() if isinstance(node, yaml.ScalarNode) and not _is_null(node) else ""
+            if text[:3] in DIGEST_DAYS and (len(text) == 3 or text == DIGEST_DAYS_LONG[DIGEST_DAYS.index(text[:3])]):
+                day = text[:3]
+            else:
+                self.error(node, where, f"must be a day of the week: {', '.join(DIGEST_DAYS)}; not {_kind(node)}.")
+        if "digest_time" in fields:
+            node, where = fields["digest_time"], _join(path, "digest_time")
+            text = node.value.strip() if isinstance(node, yaml.ScalarNode) and not _is_null(node) else ""
+            # (The node's text as written: YAML 1.1 would read an unquoted 18:30 as a number.)
+            if match := CLOCK_TIME.match(text):
+                clock = f"{int(match.group(1)):02d}:{match.group(2)}"
+            else:
+                self.error(node, where, f'must be a time of day like "09:00" (24-hour clock), not {_kind(node)}.')
+        return day, clock
 
     def name(self, node: yaml.Node | None, department: yaml.Node, path: str) -> str | None:
         if node is None or _is_null(node):

@@ -28,6 +28,9 @@ class Department(Base):
     complete_within_s: Mapped[int] = mapped_column(default=3 * 86400)
     working_hours: Mapped[str] = mapped_column(String(64), default="Mon-Fri 09:00-18:00")
     holiday_country: Mapped[str | None] = mapped_column(String(8))  # ISO code known to the `holidays` package
+    # When its managers get the weekly digest, in each manager's own time zone (mon…sun, "HH:MM").
+    digest_day: Mapped[str] = mapped_column(String(3), default="mon")
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
     updated_at: Mapped[datetime]
 
     people: Mapped[list[DepartmentPerson]] = relationship(

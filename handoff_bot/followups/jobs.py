@@ -21,8 +21,8 @@ from handoff_bot.followups.service import fire_due, next_due
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
-MAX_BATCHES = 20
+BATCH = 50  # short transactions: a click on a handoff in the batch waits at most this long
+MAX_BATCHES = 200
 
 
 class FollowupRunner:

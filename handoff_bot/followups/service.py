@@ -27,7 +27,7 @@ from handoff_bot.handoffs import lifecycle
 from handoff_bot.handoffs.lifecycle import SYSTEM_ACTOR, Action
 from handoff_bot.handoffs.models import OPEN_STATES, Handoff, HandoffState, UnderstandingRound
 from handoff_bot.outbox.models import NoticeKind
-from handoff_bot.outbox.service import enqueue
+from handoff_bot.outbox.service import enqueue, refresh_homes
 from handoff_bot.people import time_zone
 
 K = FollowupKind
@@ -227,14 +227,18 @@ class Pass:
 
 def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
     """Fire the follow-ups due at `now` (each exactly once) and queue their messages."""
+    # Claim the follow-ups and their handoffs in one statement, so the locks are taken in the same order a
+    # request takes them (handoff, then its follow-ups) and a pass never deadlocks with a click.
     due: Sequence[Followup] = session.scalars(
-        select(Followup).where(Followup.state == FollowupState.PENDING, Followup.due_at <= now)
-        .order_by(Followup.due_at, Followup.id).limit(limit).with_for_update(skip_locked=True)
+        select(Followup).join(Handoff, Handoff.id == Followup.handoff_id)
+        .where(Followup.state == FollowupState.PENDING, Followup.due_at <= now)
+        .order_by(Followup.due_at, Followup.id).limit(limit)
+        .with_for_update(skip_locked=True, of=[Followup, Handoff])
     ).all()
     messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fired = 0
     for followup in due:
-        handoff = session.get(Handoff, followup.handoff_id, with_for_update={"of": Handoff})
+        handoff = session.get(Handoff, followup.handoff_id)  # locked by the claim
         assert handoff is not None
         cal = calendar(session, handoff, _clock_owner(handoff, followup.kind, session))
         if not cal.is_working(now):
@@ -251,6 +255,9 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
                             payload={"reminders": handoff.confirm_reminders})
         for target, item in _addressees(session, handoff, followup.kind):
             messages[target].append({"h": handoff.id, "k": item.value})
+        if followup.kind in (K.ESCALATION, K.OVERDUE):  # what the Home tabs show has changed
+            refresh_homes(session, [handoff.requester_id, handoff.recipient_id,
+                                    *departments.managers(session, handoff.to_department_id)], now)
         session.flush()
         plan(session, handoff, now)
     for target, items in messages.items():
@@ -262,3 +269,14 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
 def next_due(session: Session) -> datetime | None:
     """When the next follow-up is due (for logs and readiness)."""
     return session.scalar(select(func.min(Followup.due_at)).where(Followup.state == FollowupState.PENDING))
+
+
+def pending_due(session: Session, handoff_ids: Sequence[int]) -> dict[int, dict[FollowupKind, datetime]]:
+    """When each pending follow-up of these handoffs is due, by handoff id and kind (for clocks on screen)."""
+    due: dict[int, dict[FollowupKind, datetime]] = defaultdict(dict)
+    for start in range(0, len(handoff_ids), 500):
+        rows = session.execute(select(Followup.handoff_id, Followup.kind, Followup.due_at).where(
+            Followup.handoff_id.in_(handoff_ids[start:start + 500]), Followup.state == FollowupState.PENDING))
+        for handoff_id, kind, due_at in rows:
+            due[handoff_id][kind] = due_at
+    return dict(due)

@@ -71,6 +71,7 @@ class Refusal(enum.StrEnum):
     NOT_RECIPIENT = "not_recipient"
     NOT_MEMBER = "not_member"
     NOT_MANAGER = "not_manager"
+    ALREADY_NUDGED = "already_nudged"
     OWN_HANDOFF = "own_handoff"
     UNCLAIMED = "unclaimed"
     ALREADY_CLAIMED = "already_claimed"

@@ -60,6 +60,9 @@ class Handoff(Base):
         Index("ix_handoff_requester_state", "requester_id", "state"),
         Index("ix_handoff_recipient_state", "recipient_id", "state"),
         Index("ix_handoff_to_department_state", "to_department_id", "state"),
+        # Digests: a department's handoffs touched since a week's start (updated_at is the latest event).
+        Index("ix_handoff_to_department_updated", "to_department_id", "updated_at"),
+        Index("ix_handoff_from_department_updated", "from_department_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +97,7 @@ class Handoff(Base):
     rated_at: Mapped[datetime | None]
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    source_view_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # the form it came from
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -159,6 +163,7 @@ class HandoffEvent(Base):
     """The audit trail: every action on a handoff, who took it, when, and the state it moved."""
 
     __tablename__ = "handoff_event"
+    __table_args__ = (Index("ix_handoff_event_action_at", "action", "at"),)  # e.g. the escalations of a week
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"), index=True)

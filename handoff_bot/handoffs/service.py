@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from handoff_bot.handoffs.lifecycle import Action, ActionRefused, Refusal
 from handoff_bot.handoffs.models import (
     OPEN_STATES,
     Handoff,
+    HandoffEvent,
     HandoffState,
     KeyPoint,
     Priority,
@@ -31,7 +32,7 @@ from handoff_bot.handoffs.models import (
 )
 from handoff_bot.outbox.models import NoticeKind as N
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
-from handoff_bot.outbox.service import enqueue
+from handoff_bot.outbox.service import enqueue, refresh_homes
 from handoff_bot.people import Directory
 from handoff_bot.text import clean
 
@@ -40,6 +41,7 @@ DETAILS_MAX = 3000
 KEY_POINTS_MAX = 10
 KEY_POINT_MAX = 300
 ANSWER_MAX = 3000
+NUDGE_AGAIN_AFTER = timedelta(hours=1)
 BULLET = re.compile(r"^(?:[-•*·]|\d{1,2}[.)])\s+")
 BULLET_ONLY = re.compile(r"[-•*·]|\d{1,2}[.)]")
 
@@ -73,6 +75,7 @@ class Draft:
     relation: Relationship = Relationship.FUNCTIONAL
     priority: Priority = Priority.NORMAL
     from_department_id: int | None = None
+    source_view_id: str | None = None  # the Slack form submitted: submitting it again records nothing new
 
 
 def _today(directory: Directory, user_id: str, now: datetime) -> date:
@@ -102,6 +105,10 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
     Raises:
         InvalidInput: one or more fields are wrong; nothing is written.
     """
+    if draft.source_view_id:
+        already = session.scalar(select(Handoff).where(Handoff.source_view_id == draft.source_view_id))
+        if already is not None:
+            return already
     errors: list[FieldError] = []
     title = clean(draft.title)
     details = clean(draft.details, multiline=True)
@@ -159,6 +166,7 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
         created_at=now, updated_at=now, requester_id=draft.requester_id,
         from_department_id=from_department_id, to_department_id=department.id,
         recipient_id=recipient_id, title=title, details=details or None, due_date=draft.due_date,
+        source_view_id=draft.source_view_id,
         relation=draft.relation, priority=draft.priority, state=HandoffState.SENT,
         standard={**asdict(standard), "agreed": agreed}, confirm_clock_since=now,
         key_points=[KeyPoint(position=i, text=p) for i, p in enumerate(points, 1)],
@@ -173,6 +181,7 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
         assert department.intake_channel
         enqueue(session, N.INTAKE_POST, department.intake_channel, now, handoff_id=handoff.id)
     enqueue(session, N.RECEIPT, handoff.requester_id, now, handoff_id=handoff.id)
+    refresh_homes(session, concerned(session, handoff), now)
     return handoff
 
 
@@ -234,6 +243,13 @@ def _refresh(session: Session, handoff: Handoff, now: datetime) -> None:
     )
     if waiting is None:
         enqueue(session, N.REFRESH, handoff.requester_id, now, handoff_id=handoff.id)
+    refresh_homes(session, concerned(session, handoff), now)
+
+
+def concerned(session: Session, handoff: Handoff) -> list[str]:
+    """Whose Home tab shows the handoff: the requester, the recipient and the receiving department's managers."""
+    return [handoff.requester_id, *([handoff.recipient_id] if handoff.recipient_id else []),
+            *departments.managers(session, handoff.to_department_id)]
 
 
 def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
@@ -352,6 +368,11 @@ def ask(
         raise InvalidInput([FieldError("question", "required")])
     if len(body) > DETAILS_MAX:
         raise InvalidInput([FieldError("question", "too_long", {"limit": DETAILS_MAX, "length": len(body)})])
+    repeated = session.scalar(select(Question.id).where(
+        Question.handoff_id == handoff.id, Question.asked_by == actor_id, Question.text == body,
+        Question.answered_at.is_(None)).limit(1))
+    if repeated is not None:
+        raise InvalidInput([FieldError("question", "duplicate")])
     question = Question(handoff_id=handoff.id, asked_by=actor_id, asked_at=now, kind=kind, text=body)
     session.add(question)
     session.flush()
@@ -435,7 +456,20 @@ def cancel(session: Session, handoff_id: int, actor_id: str, now: datetime) -> H
 
 
 def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
-    """A manager of the receiving department asks whoever holds the handoff to act on it now."""
+    """A manager of the receiving department asks whoever holds the handoff to act on it now.
+
+    Raises:
+        ActionRefused: not a manager, the handoff is finished, or it was nudged less than an hour ago
+            (a double click or a replay nudges once).
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.NUDGE, actor_id, is_member=_is_member(session, handoff),
+                    is_manager=_is_manager(session, handoff))
+    recent = session.scalar(select(HandoffEvent.id).where(
+        HandoffEvent.handoff_id == handoff.id, HandoffEvent.action == Action.NUDGE.value,
+        HandoffEvent.at > now - NUDGE_AGAIN_AFTER).limit(1))
+    if recent is not None:
+        raise ActionRefused(Refusal.ALREADY_NUDGED, handoff)
     handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
     target = handoff.recipient_id or handoff.to_department.intake_channel
     if target:
@@ -480,6 +514,7 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
     if previous:
         enqueue(session, N.REASSIGNED, previous, now, handoff_id=handoff.id, to=new_recipient_id)
     _changed(session, handoff, now)
+    refresh_homes(session, [previous], now)
     return handoff
 
 

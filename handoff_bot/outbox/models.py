@@ -32,6 +32,7 @@ class NoticeKind(enum.StrEnum):
     REASSIGNED = "reassigned"              # to the former recipient: a manager gave it to someone else
     REMINDERS = "reminders"                # follow-ups due for one person, in one message
     UNDELIVERED = "undelivered"            # to the requester: the handoff could not reach its recipient
+    DIGEST = "digest"                      # to a manager: the weekly digest (its figures are in the params)
 
 
 class OutboxState(enum.StrEnum):
@@ -60,6 +61,29 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+
+
+class HomeTab(Base):
+    """A user who has opened the bot's Home tab: only their tab is published again after a change.
+
+    `page` is the page of the tab they last turned to; a re-publish keeps them on it.
+    """
+
+    __tablename__ = "home_tab"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_opened_at: Mapped[datetime]
+    last_opened_at: Mapped[datetime]
+    page: Mapped[int] = mapped_column(default=0)
+
+
+class SlackEvent(Base):
+    """Events API deliveries already handled: Slack retries an event it thinks was missed."""
+
+    __tablename__ = "slack_event"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime]
 
 
 class SlackMessage(Base):

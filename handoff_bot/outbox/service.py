@@ -1,13 +1,17 @@
-"""Writing notices into the outbox, in the caller's transaction."""
+"""Writing notices into the outbox, in the caller's transaction; who has a Home tab worth publishing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from handoff_bot.outbox.models import NoticeKind, OutboxMessage
+from handoff_bot.outbox.models import HomeTab, NoticeKind, OutboxMessage, OutboxState, SlackEvent
 
 
 def enqueue(
@@ -15,6 +19,7 @@ def enqueue(
     kind: NoticeKind,
     target: str,
     now: datetime,
+    /,
     *,
     handoff_id: int | None = None,
     **params: Any,
@@ -35,3 +40,63 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def first_delivery(session: Session, event_id: str, now: datetime) -> bool:
+    """Record an Events API event id; False when it was handled before (a retry or a replay)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(insert(SlackEvent).values(event_id=event_id[:64], received_at=now)
+                             .on_conflict_do_nothing(index_elements=[SlackEvent.event_id]))
+    return bool(result.rowcount)
+
+
+def home_opened(session: Session, user_id: str, now: datetime) -> None:
+    """The user opened the Home tab: remember it, and queue its publication (unless one is waiting).
+
+    Args:
+        session: the transaction to write in.
+        user_id: the Slack user who opened the tab.
+        now: the current time.
+    """
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(HomeTab).values(user_id=user_id, first_opened_at=now, last_opened_at=now, page=0)
+        .on_conflict_do_update(index_elements=[HomeTab.user_id], set_={"last_opened_at": now})
+    )
+    refresh_homes(session, [user_id], now)
+
+
+def turn_home_page(session: Session, user_id: str, page: int, now: datetime) -> None:
+    """Show another page of the user's Home tab (0 is the first; past the last shows the last)."""
+    tab = session.get(HomeTab, user_id)
+    if tab is None:
+        session.add(HomeTab(user_id=user_id, first_opened_at=now, last_opened_at=now, page=max(0, page)))
+        session.flush()
+    else:
+        tab.page = max(0, page)
+    refresh_homes(session, [user_id], now)
+
+
+def refresh_homes(session: Session, user_ids: Iterable[str | None], now: datetime) -> None:
+    """Queue a new rendering of the Home tab of each user who has opened it, unless one is already waiting.
+
+    Users who never opened the tab are skipped: publishing for them would only spend rate limit.
+    The tab is rendered on delivery, so one waiting notice per user covers every change before it.
+    """
+    users = {u for u in user_ids if u and u[:1] in ("U", "W")}
+    if not users:
+        return
+    opened = set(session.scalars(select(HomeTab.user_id).where(HomeTab.user_id.in_(users))))
+    if not opened:
+        return
+    waiting = set(session.scalars(select(OutboxMessage.target).where(
+        OutboxMessage.kind == NoticeKind.HOME, OutboxMessage.target.in_(opened),
+        OutboxMessage.state == OutboxState.PENDING, OutboxMessage.attempts == 0,
+    )))
+    for user_id in sorted(opened - waiting):
+        enqueue(session, NoticeKind.HOME, user_id, now)
+
+
+def home_page(session: Session, user_id: str) -> int:
+    """The page of the Home tab the user last turned to (0 when they never turned one)."""
+    return session.scalar(select(HomeTab.page).where(HomeTab.user_id == user_id)) or 0

@@ -33,12 +33,16 @@ def build_app(ctx: SlackContext, client: WebClient, signing_secret: str) -> App:
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+        user = body.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else body.get("user_id")
         log.error("request failed (%s)", body.get("type") or body.get("command"), exc_info=error)
-        text = translator(ctx.directory.locale(user_id) if user_id else None).gettext(
+        text = translator(ctx.directory.locale(user_id) if isinstance(user_id, str) else None).gettext(
             "Something went wrong on our side and nothing was changed. Please try again in a moment.")
         if body.get("type") == "view_submission":
-            inputs = [b["block_id"] for b in (body.get("view") or {}).get("blocks", []) if b.get("type") == "input"]
+            view = body.get("view")
+            blocks = view.get("blocks") if isinstance(view, dict) else None
+            inputs = [b["block_id"] for b in blocks or [] if isinstance(b, dict) and b.get("type") == "input"
+                      and isinstance(b.get("block_id"), str)] if isinstance(blocks, list) else []
             if not inputs:
                 return BoltResponse(status=200, body="")
             return BoltResponse(status=200, body={"response_action": "errors", "errors": {inputs[0]: text}})

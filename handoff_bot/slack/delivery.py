@@ -25,12 +25,15 @@ from sqlalchemy.orm import Session, aliased
 
 from handoff_bot.clock import Clock
 from handoff_bot.db import Database
+from handoff_bot.digests.service import Digest
+from handoff_bot.handoffs import queries
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.i18n import translator
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
-from handoff_bot.outbox.service import enqueue
+from handoff_bot.outbox.service import enqueue, home_page
 from handoff_bot.people import Directory
+from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks.home import home_view
 from handoff_bot.slack.blocks.messages import Facts, Message, render
 from handoff_bot.slack.blocks.reminders import current, reminders
@@ -61,6 +64,7 @@ class _Call:
     record: SlackMessage | None = None        # existing message being updated
     new_records: list[dict[str, Any]] = field(default_factory=list)  # rows to remember once posted
     content_hash: str = ""
+    part: int | None = None  # which message of a notice sent as several (a digest)
 
 
 @dataclass
@@ -154,7 +158,7 @@ class Deliverer:
             earlier.id < OutboxMessage.id,
             earlier.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
         )
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             return list(session.scalars(
                 select(OutboxMessage.id).where(ready, ~blocked).order_by(OutboxMessage.id).limit(self.batch)
             ))
@@ -180,11 +184,11 @@ class Deliverer:
     # -- delivering ------------------------------------------------------------------------
 
     def _deliver(self, message_id: int) -> int:
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             people = self._people(session, message_id)
         # Looked up outside any transaction: a lookup may call Slack and write the cache.
         locales = {u: p.locale if (p := self.directory.profile(u)) else None for u in people}
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
             plan = self._plan(session, message, locales)
@@ -240,9 +244,20 @@ class Deliverer:
             plan.calls.append(self._ephemeral(session, message, tr))
             return plan
         if message.kind is NoticeKind.HOME:
-            incoming, outgoing = handoffs.open_for(session, message.target)
-            plan.calls.append(_Call("views.publish", {
-                "user_id": message.target, "view": home_view(tr, incoming, outgoing)}))
+            content = queries.home(session, message.target, self.clock.now())
+            view = home_view(tr, content, home_page(session, message.target))
+            plan.calls.append(_Call("views.publish", {"user_id": message.target, "view": view}))
+            return plan
+        if message.kind is NoticeKind.DIGEST:
+            # The figures were computed when the digest was sent and are stored in the notice; the parts
+            # already posted (`posted`, on a retry after a partial failure) are not posted again.
+            parts = digest_blocks.messages(tr, Digest.from_params(message.params))
+            posted = int(message.params.get("posted", 0))
+            for number, rendered in enumerate(parts):
+                if number >= posted:
+                    call = self._post(message.target, rendered, [])
+                    call.part = number
+                    plan.calls.append(call)
             return plan
         if message.kind is NoticeKind.REMINDERS:
             loaded = self._load(session, message.params["items"])
@@ -323,6 +338,11 @@ class Deliverer:
                 elif call.record is not None:
                     session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
                                     .values(content_hash=call.content_hash))
+            parts = [call.part for call, _data in done if call.part is not None]
+            if parts and not sent:  # remember how far a notice of several messages got
+                message = session.get(OutboxMessage, message_id)
+                assert message is not None
+                message.params = {**message.params, "posted": max(parts) + 1}
             if sent:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
                     state=OutboxState.SENT, sent_at=now, lease_until=None, last_error=None))

@@ -17,6 +17,9 @@ class ActionId(enum.StrEnum):
     CANCEL = "handoff_cancel"
     NUDGE = "handoff_nudge"
     REASSIGN = "handoff_reassign"
+    HOME_PREVIOUS = "handoff_home_previous"  # value: the page to show (0 is the first)
+    HOME_NEXT = "handoff_home_next"
+    HOME_DIGEST = "handoff_home_digest"  # a manager asks for this week's digest so far, by DM
     INPUT = "value"  # the single element inside each input block
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:46:55.462595
+Create Date: 2026-11-26 21:25:02.053934
 
 """
 from typing import Sequence, Union
@@ -35,9 +35,31 @@ def upgrade() -> None:
     sa.Column('complete_within_s', sa.Integer(), nullable=False),
     sa.Column('working_hours', sa.String(length=64), nullable=False),
     sa.Column('holiday_country', sa.String(length=8), nullable=True),
+    sa.Column('digest_day', sa.String(length=3), nullable=False),
+    sa.Column('digest_time', sa.String(length=5), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
+    )
+    op.create_table('digest_sent',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('manager_id', sa.String(length=32), nullable=False),
+    sa.Column('week', sa.String(length=8), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('manager_id', 'week')
+    )
+    op.create_table('home_tab',
+    sa.Column('user_id', sa.String(length=32), nullable=False),
+    sa.Column('first_opened_at', sa.DateTime(), nullable=False),
+    sa.Column('last_opened_at', sa.DateTime(), nullable=False),
+    sa.Column('page', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('user_id')
+    )
+    op.create_table('slack_event',
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('event_id')
     )
     op.create_table('slack_user',
     sa.Column('user_id', sa.String(length=32), nullable=False),
@@ -92,16 +114,20 @@ def upgrade() -> None:
     sa.Column('rated_at', sa.DateTime(), nullable=True),
     sa.Column('rating', sa.Integer(), nullable=True),
     sa.Column('rating_comment', sa.Text(), nullable=True),
+    sa.Column('source_view_id', sa.String(length=32), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['from_department_id'], ['department.id'], ),
     sa.ForeignKeyConstraint(['to_department_id'], ['department.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('source_view_id')
     )
     with op.batch_alter_table('handoff', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_handoff_deadline_at'), ['deadline_at'], unique=False)
+        batch_op.create_index('ix_handoff_from_department_updated', ['from_department_id', 'updated_at'], unique=False)
         batch_op.create_index('ix_handoff_recipient_state', ['recipient_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_requester_state', ['requester_id', 'state'], unique=False)
         batch_op.create_index('ix_handoff_to_department_state', ['to_department_id', 'state'], unique=False)
+        batch_op.create_index('ix_handoff_to_department_updated', ['to_department_id', 'updated_at'], unique=False)
 
     op.create_table('pair_standard',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -147,6 +173,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('handoff_event', schema=None) as batch_op:
+        batch_op.create_index('ix_handoff_event_action_at', ['action', 'at'], unique=False)
         batch_op.create_index(batch_op.f('ix_handoff_event_handoff_id'), ['handoff_id'], unique=False)
 
     op.create_table('key_point',
@@ -162,7 +189,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('handoff_id', sa.Integer(), nullable=True),
-    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', name='noticekind', native_enum=False, length=24), nullable=False),
+    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', 'digest', name='noticekind', native_enum=False, length=24), nullable=False),
     sa.Column('target', sa.String(length=32), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('state', sa.Enum('pending', 'sending', 'sent', 'dead', name='outboxstate', native_enum=False, length=24), nullable=False),
@@ -197,7 +224,7 @@ def upgrade() -> None:
     op.create_table('slack_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('handoff_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', name='noticekind', native_enum=False, length=24), nullable=False),
+    sa.Column('kind', sa.Enum('recipient_card', 'intake_post', 'receipt', 'review', 'clarification', 'confirmed', 'question', 'answer', 'rating_request', 'rated', 'cancelled', 'ephemeral', 'refresh', 'home', 'reassigned', 'reminders', 'undelivered', 'digest', name='noticekind', native_enum=False, length=24), nullable=False),
     sa.Column('target', sa.String(length=32), nullable=False),
     sa.Column('params', sa.JSON(), nullable=False),
     sa.Column('channel', sa.String(length=32), nullable=False),
@@ -248,6 +275,7 @@ def downgrade() -> None:
     op.drop_table('key_point')
     with op.batch_alter_table('handoff_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_handoff_event_handoff_id'))
+        batch_op.drop_index('ix_handoff_event_action_at')
 
     op.drop_table('handoff_event')
     with op.batch_alter_table('followup', schema=None) as batch_op:
@@ -257,9 +285,11 @@ def downgrade() -> None:
     op.drop_table('followup')
     op.drop_table('pair_standard')
     with op.batch_alter_table('handoff', schema=None) as batch_op:
+        batch_op.drop_index('ix_handoff_to_department_updated')
         batch_op.drop_index('ix_handoff_to_department_state')
         batch_op.drop_index('ix_handoff_requester_state')
         batch_op.drop_index('ix_handoff_recipient_state')
+        batch_op.drop_index('ix_handoff_from_department_updated')
         batch_op.drop_index(batch_op.f('ix_handoff_deadline_at'))
 
     op.drop_table('handoff')
@@ -269,6 +299,9 @@ def downgrade() -> None:
 
     op.drop_table('department_person')
     op.drop_table('slack_user')
+    op.drop_table('slack_event')
+    op.drop_table('home_tab')
+    op.drop_table('digest_sent')
     op.drop_table('department')
     op.drop_table('admin')
     # ### end Alembic commands ###

@@ -110,7 +110,7 @@ def test_loads_a_path_and_names_it_in_errors(tmp_path: Path):
      "4h or 2d."),
     ("departments:\n  - name: A\n    manager: [U0MGR1]\n",
      "departments.yaml:3:5: departments[0].manager: unknown key. Did you mean 'managers'? The keys allowed here are: "
-     "name, managers, members, intake_channel, standard, holiday_country."),
+     "name, managers, members, intake_channel, standard, holiday_country, digest_day, digest_time."),
     ("admin: [U0A]\ndepartments:\n  - name: A\n",
      "departments.yaml:1:1: admin: unknown key. Did you mean 'admins'?"),
     ("departments:\n  - name: A\n    standard:\n      remind: 4h\n",
@@ -152,7 +152,7 @@ def test_loads_a_path_and_names_it_in_errors(tmp_path: Path):
     ("departments: []\n", "departments.yaml:1:14: departments: must be a list of at least one department"),
     ("admins: [U0A]\n", "departments.yaml:1:1: 'departments' is required"),
     ("- name: A\n", "departments.yaml:1:1: the top level must be a mapping with the keys admins, departments, "
-                    "pair_standards;"),
+                    "pair_standards, digest_day, digest_time;"),
     ("departments:\n  - name: A\n   members: []\n", "departments.yaml:3:4: YAML syntax error: "),
     ("admins: [@bob]\ndepartments:\n  - name: A\n",
      "departments.yaml:1:10: YAML syntax error: while scanning for the next token, found character '@' that cannot "
@@ -608,3 +608,46 @@ def test_the_example_file_imports_and_reimports_unchanged(db, clock):
 
     assert first.pairs_created == ["Sales → Finance", "Finance → IT"]
     assert not second.changed
+
+
+DIGESTS = """\
+digest_day: fri
+digest_time: "16:30"
+departments:
+  - name: Finance
+    managers: [U0MGR1]
+  - name: Sales
+    managers: [U0MGR2]
+    digest_day: Monday
+    digest_time: 7:05
+  - name: IT
+"""
+
+
+def test_the_digest_day_and_time_default_per_file_and_per_department(db, clock):
+    config = config_file.load(DIGESTS)
+    assert [(d.name, d.digest_day, d.digest_time) for d in config.departments] == [
+        ("Finance", "fri", "16:30"), ("Sales", "mon", "07:05"), ("IT", "fri", "16:30")]
+    assert [(d.digest_day, d.digest_time) for d in config_file.load(VALID).departments] == [("mon", "09:00")] * 2
+    imported(db, DIGESTS, clock)
+    with db.transaction() as session:
+        assert [(d.name, d.digest_day, d.digest_time) for d in config_file.from_database(session).departments] == [
+            ("Finance", "fri", "16:30"), ("IT", "fri", "16:30"), ("Sales", "mon", "07:05")]
+    assert not imported(db, DIGESTS, clock).changed
+    assert imported(db, DIGESTS.replace('"16:30"', '"16:45"'), clock).updated == ["Finance", "IT"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("digest_day: someday\ndepartments:\n  - name: A\n",
+     "departments.yaml:1:13: digest_day: must be a day of the week: mon, tue, wed, thu, fri, sat, sun; not 'someday'."),
+    ("departments:\n  - name: A\n    digest_time: 9am\n",
+     'departments.yaml:3:18: departments[0].digest_time: must be a time of day like "09:00" (24-hour clock), '
+     "not '9am'."),
+    ("digest_time: '24:00'\ndepartments:\n  - name: A\n",
+     'departments.yaml:1:14: digest_time: must be a time of day like "09:00" (24-hour clock), not \'24:00\'.'),
+    ("departments:\n  - name: A\n    digest_day: [mon]\n",
+     "departments.yaml:3:17: departments[0].digest_day: must be a day of the week: mon, tue, wed, thu, fri, sat, "
+     "sun; not a list."),
+])
+def test_a_wrong_digest_day_or_time_is_reported_with_its_line_and_column(text: str, expected: str):
+    assert errors_of(text) == [expected]

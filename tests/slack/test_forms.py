@@ -111,7 +111,7 @@ def test_without_departments_the_command_says_how_to_set_them_up(make_bot: Calla
 
 def test_the_home_tab_lists_what_waits_on_me_and_what_i_asked_for(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Renew the licence")
-    for user, heading in ((RECIPIENT, "Waiting on you"), (REQUESTER, "You asked for")):
+    for user, heading in ((RECIPIENT, "Waiting on me"), (REQUESTER, "My requests")):
         assert bot.slack.app_home_opened(user).status == 200
         bot.deliver()
         home = str(bot.standin.home(user)["blocks"])

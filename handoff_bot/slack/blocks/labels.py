@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handoff_bot.departments.standards import WORKING_HOURS
 from handoff_bot.handoffs.lifecycle import Snapshot
 from handoff_bot.handoffs.models import Handoff, HandoffState, Priority, QuestionKind, Relationship
+from handoff_bot.handoffs.queries import Timing
 from handoff_bot.i18n import N_, Translator
-from handoff_bot.slack.blocks.common import esc
+from handoff_bot.slack.blocks.common import esc, slack_date
 
 
 def relation(tr: Translator, value: Relationship) -> str:
@@ -114,3 +116,36 @@ def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
 
 def stars(rating: int) -> str:
     return "★" * rating + "☆" * (5 - rating)
+
+
+def about(tr: Translator, seconds: float) -> str:
+    """A rough duration in words for a clock on screen: `40 minutes`, `5 hours`, `3 days`."""
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return tr.ngettext("{n} minute", "{n} minutes", max(1, round(seconds / 60)))
+    if seconds < 2 * 86400:
+        return tr.ngettext("{n} hour", "{n} hours", round(seconds / 3600))
+    return tr.ngettext("{n} day", "{n} days", round(seconds / 86400))
+
+
+def timing(tr: Translator, value: Timing, now: datetime) -> str:
+    """The standard's clock of a handoff in one line (mrkdwn; empty when no clock runs)."""
+    _ = tr.gettext
+    parts = []
+    if value.escalated:
+        parts.append(_(":rotating_light: escalated to the managers"))
+    if value.confirm_late:
+        parts.append(_(":warning: understanding not confirmed within the standard"))
+    elif value.confirm_by is not None:
+        parts.append(_(":hourglass_flowing_sand: confirm due in {left} ({when})",
+                       left=about(tr, (value.confirm_by - now).total_seconds()), when=slack_date(value.confirm_by)))
+    if value.late and value.due_date is not None:
+        parts.append(_(":warning: overdue, was due {date}", date=value.due_date.isoformat()))
+    elif value.late and value.deadline is not None:
+        parts.append(_(":warning: overdue since {when}", when=slack_date(value.deadline)))
+    elif value.due_date is not None:
+        parts.append(_(":date: due {date}", date=value.due_date.isoformat()))
+    elif value.deadline is not None:
+        parts.append(_(":date: due in {left} ({when})", left=about(tr, (value.deadline - now).total_seconds()),
+                       when=slack_date(value.deadline)))
+    return " · ".join(parts)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
+from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.lifecycle import ActionRefused, Refusal
 from handoff_bot.handoffs.models import Handoff
+from handoff_bot.handoffs.queries import FINISHED_DAYS, Timing
 from handoff_bot.handoffs.service import FieldError
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
-from handoff_bot.slack.blocks.common import Block, context, esc, section
+from handoff_bot.slack.blocks.common import Block, context, cut, esc, section
 
 
 def refusal(tr: Translator, error: ActionRefused) -> str:
@@ -25,6 +28,8 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
         return _("Only <@{recipient}>, who is handling this handoff, can do that.", recipient=h.recipient_id)
     if kind is Refusal.NOT_MEMBER:
         return _("Only members of {department} can claim this handoff.", department=esc(h.department_name))
+    if kind is Refusal.ALREADY_NUDGED:
+        return _("This handoff was nudged less than an hour ago; give it a little time.")
     if kind is Refusal.NOT_MANAGER:
         return _("Only managers of {department} can do that.", department=esc(h.department_name))
     if kind is Refusal.OWN_HANDOFF:
@@ -67,7 +72,8 @@ def field_error(tr: Translator, error: FieldError) -> str:
                                department=department),
         "past": lambda: _("The due date is in the past."),
         "not_yours": lambda: _("You are not in this department."),
-        "stale_form": lambda: _("The key points have changed; close this form and open it again."),
+        "stale_form": lambda: _("This form is out of date; close it and open it again."),
+        "duplicate": lambda: _("You already asked this; the answer will come in your messages."),
         "same_person": lambda: _("This person already has it; pick someone else."),
         "requester": lambda: _("This person asked for the handoff; pick someone in {department}.",
                                department=department),
@@ -85,6 +91,11 @@ def help_blocks(tr: Translator) -> list[Block]:
             "`/handoff Prepare the Q3 invoice @alice` opens it with the title and person filled in.\n"
             "`/handoff list` shows your open handoffs, both ways.\n"
             "`/handoff help` shows this.")),
+        section(_(
+            "`/handoff list mine` shows what you asked for, open and recently finished; `/handoff list dept` "
+            "your department's open handoffs.\n"
+            "Managers: `/handoff export` sends a CSV file of their departments' handoffs "
+            "(`/handoff export --since 2026-03-01` for the recent ones).")),
         context(_(
             "The recipient restates the key points in their own words; you accept or clarify until you "
             "agree. Then they do the work, mark it done, and you rate it.")),
@@ -111,3 +122,87 @@ def list_blocks(tr: Translator, incoming: Sequence[Handoff], outgoing: Sequence[
     if hidden:
         blocks.append(context(tr.ngettext("and {n} more", "and {n} more", hidden)))
     return blocks
+
+
+LIST_BLOCKS_MAX = 45  # an ephemeral message holds 50 blocks; the rest is for headings and "and n more"
+LIST_LINES_MAX = 40   # lines per list
+
+
+def _line(tr: Translator, h: Handoff, clock: str = "") -> str:
+    """One handoff as a list line: number, title, due date, status and the standard's clock."""
+    _ = tr.gettext
+    if h.due_date:
+        text = _("• #{id} *{title}*, due {date}: {status}", id=h.id, title=esc(cut(h.title, 100)),
+                 date=h.due_date.isoformat(), status=labels.status(tr, h))
+    else:
+        text = _("• #{id} *{title}*: {status}", id=h.id, title=esc(cut(h.title, 100)), status=labels.status(tr, h))
+    return f"{text} · {clock}" if clock else text
+
+
+def _sections(heading: str, lines: Sequence[str], limit: int = 2900) -> list[Block]:
+    """A heading and its lines, in as many sections as the 3000-character limit needs."""
+    blocks: list[Block] = []
+    text = heading
+    for line in lines:
+        if len(text) + 1 + len(line) > limit:
+            blocks.append(section(text))
+            text = line
+        else:
+            text = f"{text}\n{line}"
+    blocks.append(section(text))
+    return blocks
+
+
+def _capped(tr: Translator, blocks: list[Block], hidden: int) -> list[Block]:
+    if len(blocks) > LIST_BLOCKS_MAX:
+        blocks = blocks[:LIST_BLOCKS_MAX]
+    if hidden > 0:
+        blocks.append(context(tr.ngettext("and {n} more", "and {n} more", hidden)))
+    return blocks
+
+
+def mine_blocks(tr: Translator, open_handoffs: Sequence[Handoff], total: int, finished: Sequence[Handoff],
+                timings: Mapping[int, Timing], now: datetime) -> list[Block]:
+    """`/handoff list mine`: what I asked for, open (with the standard's clock) and recently finished."""
+    _ = tr.gettext
+    if not open_handoffs and not finished:
+        return [section(_("You have not asked for anything lately. Type `/handoff` to hand off work."))]
+    blocks: list[Block] = []
+    shown = open_handoffs[:LIST_LINES_MAX]
+    if shown:
+        blocks += _sections(_("*You asked for, still open*"), [
+            _line(tr, h, labels.timing(tr, timings.get(h.id, Timing()), now)) for h in shown])
+    if finished:
+        blocks += _sections(_("*Finished in the last {days} days*", days=FINISHED_DAYS),
+                            [_line(tr, h) for h in finished[:LIST_LINES_MAX]])
+    return _capped(tr, blocks, total - len(shown))
+
+
+def department_list_blocks(tr: Translator, lists: Sequence[tuple[Department, Sequence[Handoff], int]],
+                           timings: Mapping[int, Timing], now: datetime) -> list[Block]:
+    """`/handoff list dept`: each of my departments' open handoffs, most pressing first."""
+    _ = tr.gettext
+    blocks: list[Block] = []
+    hidden = 0
+    for department, handoffs, total in lists:
+        heading = _("*Open in {department}*: {count}", department=esc(department.name), count=total)
+        if not handoffs:
+            blocks.append(section(heading + "\n" + _("Nothing open.")))
+            continue
+        shown = handoffs[:LIST_LINES_MAX]
+        lines = []
+        for h in shown:
+            who = f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned")
+            clock = labels.timing(tr, timings.get(h.id, Timing()), now)
+            lines.append(_line(tr, h, clock) + " " + _("(from <@{requester}>, with {who})",
+                                                       requester=h.requester_id, who=who))
+        blocks += _sections(heading, lines)
+        hidden += total - len(shown)
+    return _capped(tr, blocks, hidden)
+
+
+def list_usage(tr: Translator) -> str:
+    return tr.gettext(
+        "`/handoff list` or `/handoff list open`: your open handoffs, both ways.\n"
+        "`/handoff list mine`: what you asked for, open and recently finished.\n"
+        "`/handoff list dept`: your department's open handoffs.")

@@ -12,10 +12,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from handoff_bot.digests import service as digests
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.lifecycle import Action, ActionRefused, Refusal
 from handoff_bot.handoffs.models import HandoffState, Question
 from handoff_bot.i18n import N_, Translator
+from handoff_bot.outbox import service as outbox
 from handoff_bot.slack.blocks import modals
 from handoff_bot.slack.context import SlackContext, channel_of
 from handoff_bot.slack.ids import ActionId
@@ -27,7 +29,7 @@ Build = Callable[[Session, list[int], str, Translator], dict[str, Any]]
 def _ids(value: str, parts: int) -> list[int]:
     """The integers in a button value like `12` or `12:3`; a malformed value finds nothing."""
     pieces = (value or "").split(":")
-    if len(pieces) != parts or not all(p.isdigit() and len(p) < 12 for p in pieces):
+    if len(pieces) != parts or not all(p.isascii() and p.isdigit() and len(p) < 10 for p in pieces):
         raise ActionRefused(Refusal.NOT_FOUND)
     return [int(p) for p in pieces]
 
@@ -116,6 +118,33 @@ def register(app: App, ctx: SlackContext) -> None:
     modal_on(ActionId.ASK, 1, ask_form)
     modal_on(ActionId.ANSWER, 1, answer_form)
     modal_on(ActionId.RATE, 1, rate_form)
+
+    def turn_page(ack: Ack, body: dict[str, Any]) -> None:
+        """Home tab: show the page named by the button (the tab is published again)."""
+        ack()
+        value = body["actions"][0].get("value") or ""
+        if value.isdigit() and len(value) < 6:
+            user_id = body["user"]["id"]
+            ctx.run(lambda session: outbox.turn_home_page(session, user_id, int(value), now()))
+
+    app.action(ActionId.HOME_PREVIOUS)(turn_page)
+    app.action(ActionId.HOME_NEXT)(turn_page)
+
+    def show_digest(ack: Ack, body: dict[str, Any]) -> None:
+        """Home tab: send the manager this week's digest so far, by DM."""
+        ack()
+        user_id = body["user"]["id"]
+
+        def send(session: Session) -> bool:
+            digest = digests.this_week(session, user_id, now())
+            if digest is not None:
+                digests.queue_copy(session, digest, now())
+            return digest is not None
+
+        if not ctx.run(send):
+            ctx.say(user_id, N_("You manage no department, so there is nothing to report."), channel_of(body))
+
+    app.action(ActionId.HOME_DIGEST)(show_digest)
 
     def unknown(ack: Ack, body: dict[str, Any]) -> None:
         ack()

@@ -1,17 +1,25 @@
-"""`/handoff`: open the form, or answer `help` and `list` right away."""
+"""`/handoff`: open the form, answer `help` and `list` right away, or send an `export` as a CSV file."""
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from handoff_bot.departments import service as departments
+from handoff_bot.digests import service as digests
+from handoff_bot.handoffs import export, queries
 from handoff_bot.handoffs import service as handoffs
+from handoff_bot.i18n import Translator
+from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks import modals, replies
+from handoff_bot.slack.blocks.common import context
 from handoff_bot.slack.context import MENTION, SlackContext
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -30,17 +38,105 @@ def parse_text(text: str) -> tuple[str, str | None]:
     return " ".join(title.split())[: handoffs.TITLE_MAX], recipient
 
 
+def subcommand(text: str) -> tuple[str, list[str]] | None:
+    """The subcommand `/handoff` text names and its arguments, or None when the text is a title.
+
+    `list` takes at most one word (`open`, `mine`, `dept`); `export` only options (`--since DATE`):
+    `/handoff list the invoices` and `/handoff export figures` are titles.
+    """
+    words = text.split()
+    first, rest = (words[0].lower(), words[1:]) if words else ("", [])
+    if first == "help" and not rest:
+        return first, rest
+    if first == "list" and len(rest) <= 1:
+        return first, [w.lower() for w in rest]
+    if first == "export" and (not rest or rest[0].startswith("--")):
+        return first, rest
+    if first == "digest" and not rest:
+        return first, rest
+    return None
+
+
+def export_since(args: list[str]) -> date | None:
+    """The day of `--since YYYY-MM-DD` (or `--since=…`) in `/handoff export` arguments.
+
+    Raises:
+        ValueError: anything else in the arguments, or not a date.
+    """
+    if not args:
+        return None
+    if len(args) == 1 and args[0].startswith("--since="):
+        return date.fromisoformat(args[0].split("=", 1)[1])
+    if len(args) == 2 and args[0] == "--since":
+        return date.fromisoformat(args[1])
+    raise ValueError(" ".join(args))
+
+
 def register(app: App, ctx: SlackContext) -> None:
+    def list_reply(user_id: str, variant: str, tr: Translator) -> dict[str, Any]:
+        """The ephemeral answer to `/handoff list [open|mine|dept]`."""
+        now = ctx.clock.now()
+        if variant in ("", "open"):
+            incoming, outgoing = ctx.run(lambda s: handoffs.open_for(s, user_id))
+            return {"blocks": replies.list_blocks(tr, incoming, outgoing), "text": tr.gettext("Your open handoffs")}
+        if variant == "mine":
+            mine = ctx.run(lambda s: queries.mine(s, user_id, now))
+            return {"blocks": replies.mine_blocks(tr, mine.unfinished, mine.unfinished_total, mine.finished,
+                                                  mine.timings, now), "text": tr.gettext("What you asked for")}
+        if variant == "dept":
+            found = ctx.run(lambda s: queries.department_lists(s, user_id, now))
+            if found is None:
+                return {"text": tr.gettext(
+                    "You are not in any department, so there is no department list to show. An admin adds "
+                    "people to departments; `/handoff list` shows your own handoffs.")}
+            return {"blocks": replies.department_list_blocks(tr, found.lists, found.timings, now),
+                    "text": tr.gettext("Your department's open handoffs")}
+        return {"text": replies.list_usage(tr)}
+
+    def export_reply(user_id: str, args: list[str], tr: Translator) -> str:
+        """The immediate answer to `/handoff export`: refused, or what is being prepared."""
+        try:
+            since = export_since(args)
+        except ValueError:
+            return tr.gettext("Type `/handoff export` or `/handoff export --since 2026-03-01`.")
+        managed = ctx.run(lambda s: departments.managed_by(s, user_id))
+        if not managed:
+            return tr.gettext("Only department managers can export handoffs. `/handoff list mine` shows yours.")
+        names = ", ".join(d.name for d in managed)
+        if since is None:
+            return tr.gettext("Preparing a CSV file of every handoff to or from {departments}; it will arrive "
+                              "in your messages with Handoff in a moment.", departments=names)
+        return tr.gettext("Preparing a CSV file of the handoffs to or from {departments} since {date}; it will "
+                          "arrive in your messages with Handoff in a moment.", departments=names,
+                          date=since.isoformat())
+
+    def digest_reply(user_id: str, tr: Translator) -> dict[str, Any]:
+        """The ephemeral answer to `/handoff digest`: this week so far, for managers only."""
+        now = ctx.clock.now()
+        found = ctx.run(lambda s: digests.this_week(s, user_id, now))
+        if found is None:
+            return {"text": tr.gettext("The digest is for department managers, and you manage no department. "
+                                       "`/handoff list` shows your own handoffs.")}
+        parts = digest_blocks.messages(tr, found)
+        if len(parts) == 1:
+            return {"blocks": parts[0].blocks, "text": parts[0].text}
+        ctx.run(lambda s: digests.queue_copy(s, found, now))  # too long for one answer: the whole of it by DM
+        note = context(tr.gettext("The whole digest is on its way to your messages with Handoff."))
+        return {"blocks": [*parts[0].blocks[:49], note], "text": parts[0].text}
+
     def answer_now(ack: Ack, command: dict[str, Any]) -> None:
         user_id = command["user_id"]
         word = (command.get("text") or "").strip().lower()
         tr = ctx.tr(user_id)
+        named = subcommand(command.get("text") or "")
         if word == "help":
             ack(response_type="ephemeral", blocks=replies.help_blocks(tr), text=tr.gettext("How to use Handoff"))
-        elif word == "list":
-            incoming, outgoing = ctx.run(lambda s: handoffs.open_for(s, user_id))
-            ack(response_type="ephemeral", blocks=replies.list_blocks(tr, incoming, outgoing),
-                text=tr.gettext("Your open handoffs"))
+        elif named is not None and named[0] == "list":
+            ack(response_type="ephemeral", **list_reply(user_id, named[1][0] if named[1] else "", tr))
+        elif named is not None and named[0] == "export":
+            ack(response_type="ephemeral", text=export_reply(user_id, named[1], tr))
+        elif named is not None and named[0] == "digest":
+            ack(response_type="ephemeral", **digest_reply(user_id, tr))
         elif not ctx.run(departments.all_departments):
             ack(response_type="ephemeral", text=tr.gettext(
                 "No departments are set up yet. An admin can import them with "
@@ -50,7 +146,7 @@ def register(app: App, ctx: SlackContext) -> None:
 
     def open_form(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         word = (command.get("text") or "").strip().lower()
-        if word in ("help", "list"):
+        if word in ("help", "list") or subcommand(command.get("text") or "") is not None:
             return
         user_id = command["user_id"]
         title, recipient = parse_text(command.get("text") or "")
@@ -68,4 +164,42 @@ def register(app: App, ctx: SlackContext) -> None:
                 "Slack could not open the form ({error}). Please type /handoff again.",
                 error=error.response.get("error", "error")))
 
-    app.command("/handoff")(ack=answer_now, lazy=[open_form])
+    def send_export(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
+        named = subcommand(command.get("text") or "")
+        if named is None or named[0] != "export":
+            return
+        user_id = command["user_id"]
+        try:
+            since = export_since(named[1])
+        except ValueError:
+            return
+        tr = ctx.tr(user_id)
+
+        def build(session: Session) -> tuple[list[str], int, bytes]:
+            managed = departments.managed_by(session, user_id)
+            buffer = io.StringIO(newline="")
+            count = export.write_csv(buffer, session, since=since, department_ids=[d.id for d in managed])
+            return [d.name for d in managed], count, buffer.getvalue().encode("utf-8-sig")  # BOM: Excel reads UTF-8
+
+        names, count, content = ctx.run(build)
+        if not names:
+            return
+        today = ctx.clock.now().date().isoformat()
+        try:
+            channel = client.conversations_open(users=user_id)["channel"]["id"]
+            # The request client keeps calls short; an upload of a large file may take longer.
+            uploader = WebClient(token=client.token, base_url=client.base_url, timeout=60)
+            uploader.files_upload_v2(
+                channel=channel, content=content, filename=f"handoffs-{today}.csv",
+                title=tr.gettext("Handoffs of {departments}", departments=", ".join(names)),
+                initial_comment=tr.ngettext("{n} handoff to or from {departments}.",
+                                            "{n} handoffs to or from {departments}.", count,
+                                            departments=", ".join(names)),
+            )
+        except SlackApiError as error:
+            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
+                "Slack did not take the CSV file ({error}). Please try `/handoff export` again later.",
+                error=error.response.get("error", "error")))
+
+    app.command("/handoff")(ack=answer_now, lazy=[open_form, send_export])

@@ -6,18 +6,27 @@ import re
 from typing import Any
 
 from slack_bolt import App
+from sqlalchemy.orm import Session
 
-from handoff_bot.outbox.models import NoticeKind
-from handoff_bot.outbox.service import enqueue
+from handoff_bot.outbox import service as outbox
 from handoff_bot.slack.context import SlackContext
+
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
 
 
 def register(app: App, ctx: SlackContext) -> None:
-    def home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or not event.get("user"):
+    def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home" or not USER_ID.fullmatch(str(event.get("user") or "")):
             return
-        user_id = event["user"]
-        ctx.run(lambda session: enqueue(session, NoticeKind.HOME, user_id, ctx.clock.now()))
+        user_id, event_id = event["user"], str(body.get("event_id") or "")
+        now = ctx.clock.now()
+
+        def handle(session: Session) -> None:
+            # Slack retries an event it thinks was missed (X-Slack-Retry-Num): handle each event id once.
+            if not event_id or outbox.first_delivery(session, event_id, now):
+                outbox.home_opened(session, user_id, now)
+
+        ctx.run(handle)
 
     def ignore() -> None:
         return None

@@ -33,6 +33,8 @@ class Form:
         self.meta: dict[str, Any] = meta if isinstance(meta, dict) else {}
         self.block_ids = [b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"]
         self.profiles = KnownProfiles({})
+        view_id = view.get("id")
+        self.view_id = view_id[:32] if isinstance(view_id, str) and view_id else None
 
     def _element(self, block_id: str) -> dict[str, Any]:
         element = (self.values.get(block_id) or {}).get(ActionId.INPUT) or {}
@@ -63,11 +65,12 @@ class Form:
 
     def number(self, key: str) -> int | None:
         value = self.meta.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+        return value if ok else None
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 12 else None
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def _enum(cls: Any, text: str | None, default: Any) -> Any:
@@ -120,12 +123,13 @@ def register(app: App, ctx: SlackContext) -> None:
             relation=_enum(Relationship, form.choice(BlockId.RELATION), Relationship.FUNCTIONAL),
             priority=_enum(Priority, form.choice(BlockId.PRIORITY), Priority.NORMAL),
             from_department_id=_int(form.choice(BlockId.FROM_DEPARTMENT)),
+            source_view_id=form.view_id,
         )
         handoffs.create(session, draft, directory=form.profiles, now=ctx.clock.now())
 
     def restate(session: Session, form: Form, user_id: str) -> None:
         handoff_id, count = form.number("h"), form.number("n") or 0
-        if handoff_id is None:
+        if handoff_id is None or not 0 < count <= handoffs.KEY_POINTS_MAX:
             raise InvalidInput([FieldError("point_1", "stale_form")])
         texts = [form.text(BlockId.point(i)) for i in range(1, count + 1)]
         handoffs.restate(session, handoff_id, user_id, texts, ctx.clock.now())

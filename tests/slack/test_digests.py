@@ -1,0 +1,151 @@
+"""Weekly digests through the running app, with an injected clock: the scheduled DM at Monday 09:00 in
+the manager's own time zone (Finance's manager is in Shanghai), exactly once, caught up after downtime,
+and `/handoff digest` for managers (everyone else is told why not)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from handoff_bot.departments.models import Department
+from handoff_bot.digests.models import DigestSent
+from handoff_bot.handoffs.models import HandoffState
+from tests.domain.test_digests import add, at, confirmed
+from tests.slack.conftest import MANAGER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import open_new_form, submit_new
+
+UTC = timezone.utc
+MONDAY_0859_SHANGHAI = datetime(2026, 3, 9, 0, 59, tzinfo=UTC)
+
+
+def digests_to(bot: Bot, user: str) -> list[dict[str, Any]]:
+    """The digest messages posted to a user's DM."""
+    return [c.params for c in bot.standin.calls_to("chat.postMessage", channel=user)
+            if c.ok and "digest" in c.params.get("text", "").lower()]
+
+
+def run(bot: Bot, advance: timedelta = timedelta(0), **kwargs: Any) -> int:
+    """Move the clock, run one digest pass and deliver what it queued; returns how many were queued."""
+    bot.clock.advance(advance)
+    queued = bot.runtime.digests.run_once(**kwargs)
+    bot.deliver()
+    return queued
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    return str(message["blocks"])
+
+
+@pytest.fixture
+def busy(bot: Bot) -> Bot:
+    """One handoff from Sales to Finance on Monday 2 March (W10 in Shanghai too)."""
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT).text == ""
+    bot.deliver()
+    return bot
+
+
+def test_the_digest_arrives_once_at_monday_0900_in_the_managers_zone(busy: Bot) -> None:
+    busy.clock.set(MONDAY_0859_SHANGHAI)
+    assert run(busy) == 0
+    assert digests_to(busy, MANAGER) == []
+    assert run(busy, timedelta(minutes=1)) == 1
+    [digest] = digests_to(busy, MANAGER)
+    assert digest["text"] == "Weekly digest for 2026-W10"
+    assert "From 2026-03-02 to 2026-03-08, in your time zone (Asia/Shanghai)" in blocks_text(digest)
+    assert "*Received*\\n1 (week before: 0)" in blocks_text(digest)
+    assert {"type": "header", "text": {"type": "plain_text", "text": "Finance", "emoji": True}} in digest["blocks"]
+    for advance in (timedelta(minutes=1), timedelta(hours=5), timedelta(days=3)):
+        assert run(busy, advance) == 0
+    assert len(digests_to(busy, MANAGER)) == 1
+    assert digests_to(busy, REQUESTER) == [] and digests_to(busy, RECIPIENT) == []
+
+
+def test_after_downtime_the_digest_comes_the_same_week(busy: Bot) -> None:
+    busy.clock.set(datetime(2026, 3, 11, 6, 30, tzinfo=UTC))  # the app was down from Sunday to Wednesday
+    assert run(busy) == 1
+    [digest] = digests_to(busy, MANAGER)
+    assert digest["text"] == "Weekly digest for 2026-W10"
+    assert run(busy, timedelta(hours=1)) == 0
+    # The next week's comes on its Monday at 09:00 in Shanghai.
+    busy.clock.set(datetime(2026, 3, 16, 0, 59, tzinfo=UTC))
+    assert run(busy) == 0
+    assert run(busy, timedelta(minutes=1)) == 1
+    assert [d["text"] for d in digests_to(busy, MANAGER)] == ["Weekly digest for 2026-W10",
+                                                             "Weekly digest for 2026-W11"]
+
+
+def test_sending_now_twice_sends_once(busy: Bot) -> None:
+    busy.clock.set(datetime(2026, 3, 8, 12, 0, tzinfo=UTC))  # Sunday: W09 ended a week ago, W10 has not
+    assert run(busy, on_schedule=False) == 1
+    assert run(busy, on_schedule=False) == 0
+    assert [d["text"] for d in digests_to(busy, MANAGER)] == ["Weekly digest for 2026-W09"]
+
+
+def test_slash_digest_shows_a_manager_this_week_so_far(busy: Bot) -> None:
+    busy.clock.set(datetime(2026, 3, 4, 2, 0, tzinfo=UTC))  # Wednesday 10:00 in Shanghai
+    forms = len(busy.standin.calls_to("views.open"))
+    reply = busy.slack.command(MANAGER, "digest")
+    assert reply.status == 200
+    assert reply.json["response_type"] == "ephemeral"
+    assert reply.json["text"] == "This week so far (2026-W10)"
+    shown = str(reply.json["blocks"])
+    assert "*Received*\\n1 (same time last week: 0)" in shown
+    assert "compared with the same part of last week" in shown
+    busy.deliver()
+    assert digests_to(busy, MANAGER) == []  # it fitted in the answer: no DM
+    assert len(busy.standin.calls_to("views.open")) == forms  # no form opened
+    with busy.runtime.db.transaction() as session:  # this week so far is not the week's digest
+        assert session.scalar(select(func.count()).select_from(DigestSent)) == 0
+
+
+def test_slash_digest_tells_everyone_else_it_is_for_managers(bot: Bot) -> None:
+    for user in (REQUESTER, RECIPIENT):
+        reply = bot.slack.command(user, "digest")
+        assert reply.status == 200
+        assert reply.json["text"].startswith("The digest is for department managers")
+        assert "blocks" not in reply.json or not reply.json["blocks"]
+    assert not bot.standin.calls_to("views.open")
+
+
+def test_a_long_digest_is_split_and_a_failed_part_is_not_posted_twice(
+    bot: Bot, dept: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(9):
+        team = dept(f"Team {n}", managers=[MANAGER])
+        add(bot.runtime.db, team, bot.sales, at(3), escalated=True)
+        confirmed(bot.runtime.db, team, bot.sales, at(3), at(4), 3600, within=True, rating=4,
+                  rating_comment="Fine", rated_at=at(5), state=HandoffState.RATED)
+    bot.clock.set(datetime(2026, 3, 9, 1, 0, tzinfo=UTC))
+    client = bot.runtime.deliverer.client
+    real, posts = client.api_call, []
+
+    def second_post_fails_once(method: str, **kwargs: Any) -> Any:
+        if method == "chat.postMessage":
+            posts.append(kwargs)
+            if len(posts) == 2:
+                bot.standin.fail("chat.postMessage", status=500)
+        return real(method, **kwargs)
+
+    monkeypatch.setattr(client, "api_call", second_post_fails_once)
+    assert bot.runtime.digests.run_once() == 1
+    assert bot.deliver() == 0  # part 1 posted, part 2 failed: retried later
+    bot.clock.advance(timedelta(minutes=10))
+    assert bot.deliver() == 1
+    texts = [d["text"] for d in digests_to(bot, MANAGER)]
+    assert texts == ["Weekly digest for 2026-W10 (1 of 2)", "Weekly digest for 2026-W10 (2 of 2)"]
+    for message in digests_to(bot, MANAGER):
+        assert len(message["blocks"]) <= 50
+
+
+def test_the_departments_file_sets_the_day_and_time(bot: Bot) -> None:
+    with bot.runtime.db.transaction() as session:
+        finance = session.get(Department, bot.finance)
+        finance.digest_day, finance.digest_time = "fri", "17:00"
+    bot.clock.set(datetime(2026, 3, 13, 8, 59, tzinfo=UTC))  # Friday 16:59 in Shanghai
+    assert run(bot) == 0
+    assert run(bot, timedelta(minutes=1)) == 1
+    assert [d["text"] for d in digests_to(bot, MANAGER)] == ["Weekly digest for 2026-W10"]

@@ -1,0 +1,338 @@
+"""Slack failing: 429s and 500s on the bot's writes, timeouts; the outbox retries by the clock.
+
+The outbox schedules each retry on the injected clock; `pump()` delivers, moves the clock to the next
+retry and delivers again until nothing is pending, so no test sleeps through a backoff.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from handoff_bot.handoffs.models import Handoff, HandoffState
+from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
+from handoff_bot.outbox.service import enqueue
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.slack.conftest import MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import buttons, submit_new
+from tests.slack_requests import Reply, radio_value, text_value
+from tests.slack_standin import Call, dm_channel
+
+WRITES = ["chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.publish"]
+N = NoticeKind
+POSTED = frozenset({N.RECIPIENT_CARD, N.INTAKE_POST, N.RECEIPT, N.REVIEW, N.CLARIFICATION, N.CONFIRMED, N.QUESTION,
+                    N.ANSWER, N.RATING_REQUEST, N.RATED, N.CANCELLED, N.REASSIGNED, N.UNDELIVERED})
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def outbox(bot: Bot) -> list[OutboxMessage]:
+    with bot.runtime.db.transaction() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        session.expunge_all()
+        return rows
+
+
+def waiting(bot: Bot) -> list[OutboxMessage]:
+    return [m for m in outbox(bot) if m.state in (OutboxState.PENDING, OutboxState.SENDING)]
+
+
+def pump(bot: Bot, rounds: int = 500) -> None:
+    """Deliver until nothing is pending, moving the clock to each retry when it is due (never past it)."""
+    for _ in range(rounds):
+        bot.deliver()
+        left = waiting(bot)
+        if not left:
+            return
+        assert all(m.state is OutboxState.PENDING for m in left), "a notice was left claimed"
+        # The next retry; notices due already wait behind an earlier one of their handoff.
+        later = [m.next_attempt_at for m in left if m.next_attempt_at > bot.clock.now()]
+        assert later, f"due notices were not delivered: {[(m.id, m.kind, m.last_error) for m in left]}"
+        bot.clock.set(min(later))
+    raise AssertionError(f"still pending after {rounds} rounds: {[(m.kind, m.last_error) for m in waiting(bot)]}")
+
+
+def views_opened(bot: Bot) -> list[Call]:
+    return [c for c in bot.standin.calls if c.method == "views.open"]
+
+
+def modal(bot: Bot, do: Callable[[], Reply], callback: CallbackId, tries: int = 30) -> dict[str, Any]:
+    """Do what opens a modal until Slack lets it open, as a user clicks again when nothing happens."""
+    for _ in range(tries):
+        before = len(views_opened(bot))
+        assert do().status == 200
+        bot.standin.wait_for(lambda calls, seen=before: len([c for c in calls if c.method == "views.open"]) > seen)
+        last = views_opened(bot)[-1]
+        if last.ok:
+            assert last.response is not None
+            view = bot.standin.view(last.response["view"]["id"])
+            assert view["callback_id"] == callback
+            return view
+    raise AssertionError(f"the {callback} modal never opened")
+
+
+def submit(bot: Bot, user: str, view: dict[str, Any], values: dict[str, Any]) -> None:
+    reply = bot.slack.view_submission(user, view, values)
+    assert reply.status == 200 and reply.text == "", reply.text
+
+
+def the_handoff(bot: Bot) -> Handoff:
+    with bot.runtime.db.transaction() as session:
+        found = session.scalars(select(Handoff).order_by(Handoff.id.desc())).first()
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def posted(bot: Bot) -> list[tuple[str, NoticeKind]]:
+    """Every message Slack took from chat.postMessage, in order, as (whom, what) from the bot's records."""
+    with bot.runtime.db.transaction() as session:
+        records = {(r.channel, r.ts): (r.target, r.kind) for r in session.scalars(select(SlackMessage))}
+    found = []
+    for call in bot.standin.calls_to("chat.postMessage"):
+        if call.ok and call.params.get("blocks"):
+            assert call.response is not None
+            found.append(records.get((call.response["channel"], call.response["ts"]),
+                                     (call.params["channel"], "unrecorded")))
+    return found
+
+
+def rerender(bot: Bot, handoff_id: int) -> list[Call]:
+    """Make the bot render every message of the handoff again (Slack healthy); the chat.update calls."""
+    bot.standin.fail_ratio([], 0)
+    with bot.runtime.db.transaction() as session:
+        session.execute(update(SlackMessage).where(SlackMessage.handoff_id == handoff_id).values(content_hash="x"))
+        enqueue(session, N.REFRESH, REQUESTER, bot.clock.now(), handoff_id=handoff_id)
+    start = len(bot.standin.calls)
+    pump(bot)
+    return [c for c in bot.standin.calls[start:] if c.method == "chat.update" and c.ok]
+
+
+# --------------------------------------------------------------------------- the whole loop, 30 % failing
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_a_full_loop_completes_with_30_percent_of_writes_failing(bot: Bot, seed: int) -> None:
+    standin = bot.standin
+    standin.fail_ratio(WRITES, 0.3, seed=seed)
+    for user in (REQUESTER, RECIPIENT):
+        assert bot.slack.app_home_opened(user).status == 200
+
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    assert submit_new(bot, form, recipient=RECIPIENT).text == ""
+    pump(bot)
+    h = the_handoff(bot).id
+
+    card = bot.last(RECIPIENT, "New handoff")
+    ask = modal(bot, lambda: bot.click(RECIPIENT, ActionId.ASK, card), CallbackId.ASK)
+    submit(bot, RECIPIENT, ask, {BlockId.QUESTION_KIND: {"value": radio_value("closed")},
+                                 BlockId.QUESTION: {"value": text_value("EUR or USD?")}})
+    pump(bot)
+    question = bot.last(REQUESTER, "asks about")
+    answer = modal(bot, lambda: bot.click(REQUESTER, ActionId.ANSWER, question), CallbackId.ANSWER)
+    submit(bot, REQUESTER, answer, {BlockId.ANSWER: {"value": text_value("EUR")}})
+    pump(bot)
+
+    card = bot.last(RECIPIENT, "New handoff")
+    restate = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card), CallbackId.RESTATE)
+    submit(bot, RECIPIENT, restate, {BlockId.point(1): {"value": text_value("By region")},
+                                     BlockId.point(2): {"value": text_value("Receipts")}})
+    pump(bot)
+    review = bot.last(REQUESTER, "restated")
+    assert bot.click(OUTSIDER, ActionId.ACCEPT, review).status == 200  # refused: one ephemeral, whatever fails
+    clarify = modal(bot, lambda: bot.click(REQUESTER, ActionId.CLARIFY, review), CallbackId.CLARIFY)
+    submit(bot, REQUESTER, clarify, {BlockId.CLARIFICATION: {"value": text_value("With VAT")}})
+    pump(bot)
+
+    again = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.last(RECIPIENT, "clarified")),
+                  CallbackId.RESTATE)
+    submit(bot, RECIPIENT, again, {BlockId.point(1): {"value": text_value("By region, VAT included")},
+                                   BlockId.point(2): {"value": text_value("Receipts")}})
+    pump(bot)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    pump(bot)
+    assert bot.click(RECIPIENT, ActionId.MARK_DONE, bot.last(RECIPIENT, "confirmed your understanding")).status == 200
+    pump(bot)
+    rate = modal(bot, lambda: bot.click(REQUESTER, ActionId.RATE, bot.last(REQUESTER, "marked")), CallbackId.RATE)
+    submit(bot, REQUESTER, rate, {BlockId.RATING: {"value": radio_value("5")}})
+    pump(bot)
+
+    final = the_handoff(bot)
+    assert (final.state, final.rating, final.rounds) == (HandoffState.RATED, 5, 2)
+    faults = Counter(c.fault for c in standin.calls if c.fault)
+    assert faults[429] and faults[500], faults  # the stand-in did fail, both ways
+
+    # Every notification arrived, none twice.
+    assert Counter(posted(bot)) == {
+        (RECIPIENT, N.RECIPIENT_CARD): 1, (RECIPIENT, N.ANSWER): 1, (RECIPIENT, N.CLARIFICATION): 1,
+        (RECIPIENT, N.CONFIRMED): 1, (RECIPIENT, N.RATED): 1,
+        (REQUESTER, N.RECEIPT): 1, (REQUESTER, N.QUESTION): 1, (REQUESTER, N.REVIEW): 2,
+        (REQUESTER, N.RATING_REQUEST): 1,
+    }
+    assert len(standin.messages(RECIPIENT)) == 5 and len(standin.messages(REQUESTER)) == 5
+    ephemerals = [c for c in standin.calls_to("chat.postEphemeral") if c.ok]
+    assert [(c.params["user"], c.params["channel"]) for c in ephemerals] == [(OUTSIDER, dm_channel(REQUESTER))]
+    assert "Only <@UREQ>" in ephemerals[0].params["text"]
+    assert all(m.state is OutboxState.SENT for m in outbox(bot)), [(m.kind, m.state) for m in outbox(bot)]
+
+    # Notices of the handoff went out in the order they were queued.
+    queued = [(m.target, m.kind) for m in outbox(bot) if m.handoff_id == h and m.kind in POSTED]
+    assert posted(bot) == queued
+
+    # chat.update brought every message to its final state: rendering them again changes nothing.
+    for user in (REQUESTER, RECIPIENT):
+        assert all(buttons(m) == [] for m in bot.posts(user)), "a finished handoff keeps no buttons"
+    now_in_slack = {(dm_channel(u), m["ts"]): (m["text"], m["blocks"]) for u in (REQUESTER, RECIPIENT)
+                    for m in standin.messages(u)}
+    updates = rerender(bot, h)
+    assert len(updates) == len(now_in_slack) == 10
+    for call in updates:
+        assert now_in_slack[(call.params["channel"], call.params["ts"])] == (call.params["text"], call.params["blocks"])
+
+    # The Home tabs show the end state too.
+    homes = {u: standin.home(u)["blocks"] for u in (REQUESTER, RECIPIENT)}
+    with bot.runtime.db.transaction() as session:
+        for user in homes:
+            enqueue(session, N.HOME, user, bot.clock.now())
+    start = len(standin.calls)
+    pump(bot)
+    assert len([c for c in standin.calls[start:] if c.method == "views.publish" and c.ok]) == 2
+    assert {u: standin.home(u)["blocks"] for u in homes} == homes
+
+
+# --------------------------------------------------------------------------- retries by the clock
+
+
+def new_handoff(bot: Bot, **fields: Any) -> Handoff:
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    assert submit_new(bot, form, **fields).text == ""
+    return the_handoff(bot)
+
+
+def attempts(bot: Bot, method: str = "chat.postMessage") -> list[Call]:
+    return [c for c in bot.standin.calls if c.method == method]
+
+
+def test_a_429_is_not_retried_before_its_retry_after(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 429, retry_after=30)
+    start = bot.clock.now()
+    assert bot.deliver() == 0
+    card, receipt = outbox(bot)
+    assert (card.kind, card.state, card.attempts) == (N.RECIPIENT_CARD, OutboxState.PENDING, 0)  # 429s cost no attempt
+    assert card.next_attempt_at == start + timedelta(seconds=30) and "ratelimited" in (card.last_error or "")
+    assert (receipt.kind, receipt.attempts) == (N.RECEIPT, 0)  # held back: notices of a handoff go in order
+    assert [c.fault for c in attempts(bot)] == [429]
+
+    bot.clock.advance(timedelta(seconds=29.9))
+    assert bot.deliver() == 0
+    assert len(attempts(bot)) == 1
+
+    bot.clock.advance(timedelta(seconds=0.1))
+    assert bot.deliver() == 2
+    assert [(c.params["channel"], c.fault) for c in attempts(bot)] == [
+        (RECIPIENT, 429), (RECIPIENT, None), (REQUESTER, None)]
+
+
+def test_server_errors_back_off_with_growing_waits(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 500, times=3)
+    for attempt in (1, 2, 3):
+        failed_at = bot.clock.now()
+        assert bot.deliver() == 0
+        card = outbox(bot)[0]
+        assert (card.state, card.attempts, card.last_error) == (OutboxState.PENDING, attempt, "HTTP 500")
+        wait = (card.next_attempt_at - failed_at).total_seconds()
+        assert 0.5 * 2 ** attempt <= wait <= 1.5 * 2 ** attempt, (attempt, wait)
+        bot.clock.set(card.next_attempt_at - timedelta(milliseconds=100))
+        assert bot.deliver() == 0 and len(attempts(bot)) == attempt  # not a moment early
+        bot.clock.set(card.next_attempt_at)
+    assert bot.deliver() == 2
+    assert [c.fault for c in attempts(bot)] == [500, 500, 500, None, None]
+    assert [m.state for m in outbox(bot)] == [OutboxState.SENT, OutboxState.SENT]
+
+
+def test_after_max_attempts_a_notice_is_dead_and_left_alone(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    pump(bot)
+    maximum = bot.runtime.deliverer.max_attempts
+    bot.standin.fail("chat.postEphemeral", 500, times=maximum + 5)
+    assert bot.click(OUTSIDER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    pump(bot)
+    answer = outbox(bot)[-1]
+    assert (answer.kind, answer.state, answer.attempts, answer.last_error) == (
+        N.EPHEMERAL, OutboxState.DEAD, maximum, "HTTP 500")
+    assert bot.runtime.readiness()["dead_notices"] == 1
+    bot.clock.advance(timedelta(days=1))
+    assert bot.deliver() == 0
+    assert len(attempts(bot, "chat.postEphemeral")) == maximum  # a dead notice is not tried again
+
+
+def test_after_max_attempts_the_card_is_dead_and_the_requester_is_told(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    maximum = bot.runtime.deliverer.max_attempts
+    bot.standin.fail("chat.postMessage", 500, times=maximum)
+    pump(bot)
+    card = outbox(bot)[0]
+    assert (card.kind, card.state, card.attempts, card.last_error) == (
+        N.RECIPIENT_CARD, OutboxState.DEAD, maximum, "HTTP 500")
+    assert len(attempts(bot)) == maximum + 2  # the card's tries, then the receipt and the notice of failure
+    assert bot.runtime.readiness()["dead_notices"] == 1
+    assert bot.standin.messages(RECIPIENT) == []
+    assert [m["text"] for m in bot.standin.messages(REQUESTER)] == [
+        "You handed off: Prepare the Q3 invoice", "Could not deliver Prepare the Q3 invoice"]
+    told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
+    assert f"<@{RECIPIENT}>" in told and "HTTP 500" in told
+
+
+def test_an_error_slack_will_repeat_kills_the_post_at_once(bot: Bot, dept: Callable[..., int]) -> None:
+    legal = dept("Legal", members=[MEMBER], intake_channel="legal-requests")  # a name, not a channel id
+    new_handoff(bot, department=legal)
+    pump(bot)
+    post = outbox(bot)[0]
+    assert (post.kind, post.state, post.attempts, post.last_error) == (
+        N.INTAKE_POST, OutboxState.DEAD, 1, "channel_not_found")
+    told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
+    assert "<#legal-requests>" in told and "channel_not_found" in told
+    assert Counter(kind for _, kind in posted(bot)) == {N.RECEIPT: 1, N.UNDELIVERED: 1}
+
+
+def test_failed_updates_are_retried_until_no_stale_button_is_left(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    pump(bot)
+    bot.standin.fail("chat.update", 500, times=3)
+    bot.standin.fail("chat.update", 429, times=2, retry_after=5)
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    pump(bot)
+    assert the_handoff(bot).state is HandoffState.CANCELLED
+    assert all(buttons(m) == [] for m in bot.posts(RECIPIENT) + bot.posts(REQUESTER))
+    assert Counter(c.fault for c in attempts(bot, "chat.update")) == {500: 3, 429: 2, None: 2}
+    assert Counter(kind for _, kind in posted(bot)) == {N.RECIPIENT_CARD: 1, N.RECEIPT: 1, N.CANCELLED: 1}
+
+
+# --------------------------------------------------------------------------- timeouts
+
+
+def timed_out_card(bot: Bot) -> None:
+    """The first post of the card reaches Slack, but its answer comes after the bot stopped waiting."""
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.runtime.deliverer.client.timeout = 0.3
+    bot.standin.delay("chat.postMessage", 0.8)
+    assert bot.deliver() == 0
+    card = outbox(bot)[0]
+    assert (card.state, card.attempts) == (OutboxState.PENDING, 1)
+    assert "timed out" in (card.last_error or "").lower() or "timeout" in (card.last_error or "").lower()
+    bot.standin.delay("chat.postMessage", 0)
+    pump(bot)
+
+
+def test_a_timed_out_post_is_retried_and_the_card_arrives(bot: Bot) -> None:
+    timed_out_card(bot)
+    assert all(m.state is OutboxState.SENT for m in outbox(bot))
+    assert len([m for m in bot.standin.messages(RECIPIENT) if "New handoff" in m["text"]]) >= 1

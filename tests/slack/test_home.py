@@ -1,0 +1,291 @@
+"""The App Home tab as requester, recipient and manager see it: what waits on them with buttons that
+work from the tab, their requests with the standard's clock, the department's open work, and pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from handoff_bot.digests import service as digests
+from handoff_bot.handoffs import service as handoffs
+from handoff_bot.handoffs.models import HandoffState
+from handoff_bot.handoffs.service import Draft
+from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
+from handoff_bot.people import KnownProfiles, Profile
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.slack.conftest import MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import handoff, open_new_form, submit_new
+from tests.slack_requests import radio_value, text_value
+
+S = HandoffState
+
+
+def texts(view: dict[str, Any]) -> str:
+    """Every text of a view, one a line, as the user reads it."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(view.get("blocks", []))
+    return "\n".join(found)
+
+
+def buttons(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action id, value) of every button in the view, top to bottom."""
+    return [(e["action_id"], e.get("value", "")) for b in view.get("blocks", []) if b["type"] == "actions"
+            for e in b["elements"]]
+
+
+def open_home(bot: Bot, user: str) -> dict[str, Any]:
+    """Open the Home tab as `user` and return what Slack then shows."""
+    assert bot.slack.app_home_opened(user).status == 200
+    bot.deliver()
+    return bot.standin.home(user)
+
+
+def publishes(bot: Bot, user: str) -> int:
+    return len(bot.standin.calls_to("views.publish", user_id=user))
+
+
+def click(bot: Bot, user: str, action_id: str, view: dict[str, Any]) -> None:
+    """Click a button on a Home tab as Slack sends it: from a view, with no channel."""
+    assert bot.slack.click(user, action_id, view=view).status == 200
+
+
+def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, due="2026-03-06")
+    home = open_home(bot, RECIPIENT)
+    shown = texts(home)
+    assert "Waiting on me" in shown and "1 waiting on you" in shown
+    assert "*Prepare the Q3 invoice* from <@UREQ>: confirm your understanding" in shown
+    assert "confirm due in 19 hours" in shown  # 4 working hours from Tuesday 09:00 in Shanghai
+    assert "due 2026-03-06" in shown
+    number = str(handoff(bot).id)
+    assert buttons(home) == [(ActionId.CONFIRM_UNDERSTANDING, number), (ActionId.ASK, number)]
+
+    click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, home)
+    form = bot.wait_view(CallbackId.RESTATE)
+    reply = bot.slack.view_submission(RECIPIENT, form, {
+        BlockId.point(1): {"value": text_value("Sum by region")}, BlockId.point(2): {"value": text_value("Receipts")}})
+    assert reply.status == 200 and not reply.text
+    bot.deliver()
+    assert handoff(bot).state is S.RESTATED
+    home = bot.standin.home(RECIPIENT)  # published again after the change, without opening it
+    assert "Nothing waits on you right now." in texts(home) and buttons(home) == []
+
+    # The requester accepts (from their DM); the recipient's tab offers the work to finish.
+    bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated"))
+    bot.deliver()
+    home = bot.standin.home(RECIPIENT)
+    assert "understanding agreed; do the work and mark it done" in texts(home)
+    assert [a for a, _ in buttons(home)] == [ActionId.MARK_DONE, ActionId.ASK]
+    click(bot, RECIPIENT, ActionId.MARK_DONE, home)
+    bot.deliver()
+    assert handoff(bot).state is S.DONE
+    assert buttons(bot.standin.home(RECIPIENT)) == []
+
+
+def test_the_requester_reviews_answers_and_rates_from_the_home_tab(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    home = open_home(bot, REQUESTER)
+    assert "Nothing waits on you right now." in texts(home)
+    assert "*Prepare the Q3 invoice* to <@UREC> in Finance" in texts(home)
+    assert "Waiting for <@UREC> to confirm their understanding" in texts(home)
+
+    # A question from the recipient: the requester answers it from the tab.
+    bot.click(RECIPIENT, ActionId.ASK, bot.last(RECIPIENT, "New handoff"))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("closed")},
+        BlockId.QUESTION: {"value": text_value("EUR or USD?")}})
+    bot.deliver()
+    home = bot.standin.home(REQUESTER)
+    assert "<@UREC> asks about *Prepare the Q3 invoice* (Closed question):\n&gt; EUR or USD?" in texts(home)
+    assert [a for a, _ in buttons(home)] == [ActionId.ANSWER]
+    click(bot, REQUESTER, ActionId.ANSWER, home)
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
+        BlockId.ANSWER: {"value": text_value("EUR")}})
+    bot.deliver()
+    assert "EUR" in str(bot.last(RECIPIENT, "answered")["blocks"])
+    assert buttons(bot.standin.home(REQUESTER)) == []
+
+    # A restatement: shown on the tab beside the key points, accepted from there.
+    bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.last(RECIPIENT, "New handoff"))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.RESTATE), {
+        BlockId.point(1): {"value": text_value("Totals by region, in EUR")},
+        BlockId.point(2): {"value": text_value("Attach every receipt")}})
+    bot.deliver()
+    home = bot.standin.home(REQUESTER)
+    shown = texts(home)
+    assert "restated the key points of *Prepare the Q3 invoice*" in shown
+    assert "*1. Totals per region*\n&gt; Totals by region, in EUR" in shown
+    assert "*2. Attach receipts*\n&gt; Attach every receipt" in shown
+    assert buttons(home) == [(ActionId.ACCEPT, f"{handoff(bot).id}:1"), (ActionId.CLARIFY, f"{handoff(bot).id}:1")]
+    click(bot, REQUESTER, ActionId.ACCEPT, home)
+    bot.deliver()
+    assert handoff(bot).state is S.CONFIRMED
+    assert "Understanding confirmed; <@UREC> is on it" in texts(bot.standin.home(REQUESTER))
+    assert ":date: due in " in texts(bot.standin.home(REQUESTER))  # no due date: complete_within after confirming
+
+    bot.click(RECIPIENT, ActionId.MARK_DONE, bot.last(RECIPIENT, "confirmed your understanding"))
+    bot.deliver()
+    home = bot.standin.home(REQUESTER)
+    assert "<@UREC> marked *Prepare the Q3 invoice* done. How well was it handled?" in texts(home)
+    click(bot, REQUESTER, ActionId.RATE, home)
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.RATE), {
+        BlockId.RATING: {"value": radio_value("5")}, BlockId.COMMENT: {"value": text_value("")}})
+    bot.deliver()
+    assert handoff(bot).state is S.RATED
+    home = bot.standin.home(REQUESTER)
+    assert "Nothing waits on you right now." in texts(home) and "You have no open requests." in texts(home)
+
+
+def test_a_stale_click_on_the_home_tab_is_answered_by_dm(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    old = open_home(bot, RECIPIENT)
+    bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off"))
+    bot.deliver()
+    assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))
+
+    click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, old)  # the tab as it was before the refresh
+    bot.deliver()
+    dms = [c.params["text"] for c in bot.standin.calls_to("chat.postMessage", channel=RECIPIENT) if not c.params.get(
+        "blocks")]
+    assert dms == ["Nothing to do here any more. Now: Cancelled by <@UREQ>."]
+    assert bot.standin.calls_to("chat.postEphemeral") == []
+    assert handoff(bot).state is S.CANCELLED
+
+
+def test_the_manager_sees_open_overdue_and_escalated_work(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Close the books", due="2026-03-03")
+    submit_new(bot, open_new_form(bot), recipient=MEMBER, title="Renew the licence")
+    bot.deliver()
+    bot.click(MEMBER, ActionId.CONFIRM_UNDERSTANDING, bot.last(MEMBER, "New handoff"))
+    bot.slack.view_submission(MEMBER, bot.wait_view(CallbackId.RESTATE), {
+        BlockId.point(1): {"value": text_value("Totals")}, BlockId.point(2): {"value": text_value("Receipts")}})
+    bot.deliver()
+    bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated"))
+    bot.deliver()
+    for _hour in range(48):  # two days: reminders unheeded, then the escalation; Tuesday's due date passes
+        bot.clock.advance(timedelta(hours=1))
+        bot.runtime.followups.run_once()
+    bot.deliver()
+
+    home = open_home(bot, MANAGER)
+    shown = texts(home)
+    assert "Finance: 2 open, 1 overdue, 1 escalated" in shown
+    assert "My department: Finance" in shown
+    assert "*Open*\n2" in shown and "*Overdue*\n1" in shown and "*Escalated*\n1" in shown
+    pressing = shown[shown.index("*Most pressing*"):]
+    assert pressing.index("Close the books") < pressing.index("Renew the licence")
+    assert ":rotating_light: escalated to the managers" in pressing
+    assert ":warning: overdue, was due 2026-03-03" in pressing
+    assert "`/handoff list dept`" in shown
+
+    # Neither the requester nor the recipient sees the department part.
+    assert "My department" not in texts(open_home(bot, RECIPIENT))
+    assert "My department" not in texts(open_home(bot, REQUESTER))
+
+
+def test_the_tab_is_published_again_only_for_people_who_opened_it(bot: Bot) -> None:
+    open_home(bot, REQUESTER)
+    before = publishes(bot, REQUESTER)
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    with bot.runtime.db.transaction() as session:
+        pending = session.scalars(select(OutboxMessage.target).where(
+            OutboxMessage.kind == NoticeKind.HOME, OutboxMessage.state == OutboxState.PENDING)).all()
+    assert pending == [REQUESTER]
+    bot.deliver()
+    assert publishes(bot, REQUESTER) == before + 1
+    assert "Prepare the Q3 invoice" in texts(bot.standin.home(REQUESTER))
+    assert publishes(bot, RECIPIENT) == 0 and publishes(bot, MANAGER) == 0
+
+    # Several changes before the outbox runs: one publication, showing the latest state.
+    bot.click(RECIPIENT, ActionId.ASK, bot.last(RECIPIENT, "New handoff"))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("open")}, BlockId.QUESTION: {"value": text_value("Which?")}})
+    bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.last(RECIPIENT, "New handoff"))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.RESTATE), {
+        BlockId.point(1): {"value": text_value("a")}, BlockId.point(2): {"value": text_value("b")}})
+    with bot.runtime.db.transaction() as session:
+        waiting = session.scalar(select(func.count()).where(
+            OutboxMessage.kind == NoticeKind.HOME, OutboxMessage.state == OutboxState.PENDING))
+    assert waiting == 1
+    before = publishes(bot, REQUESTER)
+    bot.deliver()
+    assert publishes(bot, REQUESTER) == before + 1
+    assert [a for a, _ in buttons(bot.standin.home(REQUESTER))] == [ActionId.ACCEPT, ActionId.CLARIFY, ActionId.ANSWER]
+    assert publishes(bot, RECIPIENT) == 0
+
+
+def test_more_than_a_tab_holds_is_paged(bot: Bot) -> None:
+    profiles = KnownProfiles({REQUESTER: Profile(REQUESTER, "req", "America/New_York"),
+                              RECIPIENT: Profile(RECIPIENT, "rec", "Asia/Shanghai")})
+    titles = [f"Task {n:02d}" for n in range(1, 61)]  # 60 items of 2 blocks each: more than 100 blocks
+    with bot.runtime.db.transaction() as session:
+        for title in titles:
+            handoffs.create(session, Draft(REQUESTER, bot.finance, title, recipient_id=RECIPIENT), directory=profiles,
+                            now=bot.clock.now())
+    first = open_home(bot, RECIPIENT)
+    assert len(first["blocks"]) <= 100
+    assert "60 waiting on you" in texts(first) and "Page 1 of 2" in texts(first)
+    assert (ActionId.HOME_NEXT, "1") in buttons(first)
+    assert ActionId.HOME_PREVIOUS not in [a for a, _ in buttons(first)]
+
+    click(bot, RECIPIENT, ActionId.HOME_NEXT, first)
+    bot.deliver()
+    second = bot.standin.home(RECIPIENT)
+    assert len(second["blocks"]) <= 100
+    assert "Page 2 of 2" in texts(second) and "Waiting on me (continued)" in texts(second)
+    assert (ActionId.HOME_PREVIOUS, "0") in buttons(second)
+    assert ActionId.HOME_NEXT not in [a for a, _ in buttons(second)]
+    assert "My requests" in texts(second)  # the parts after the long one are on the last page
+
+    shown = [t for t in titles if f"*{t}*" in texts(first)] + [t for t in titles if f"*{t}*" in texts(second)]
+    assert sorted(shown) == titles  # every item once, none lost between pages
+
+    # A change keeps the user on their page; going back shows the first page again.
+    with bot.runtime.db.transaction() as session:
+        handoffs.cancel(session, 1, REQUESTER, bot.clock.now())
+    bot.deliver()
+    assert "Page 2 of 2" in texts(bot.standin.home(RECIPIENT))
+    click(bot, RECIPIENT, ActionId.HOME_PREVIOUS, bot.standin.home(RECIPIENT))
+    bot.deliver()
+    again = bot.standin.home(RECIPIENT)
+    assert "Page 1 of 2" in texts(again) and "59 waiting on you" in texts(again) and "*Task 01*" not in texts(again)
+
+
+def test_the_manager_finds_the_digest_from_the_home_tab(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    home = open_home(bot, MANAGER)
+    assert "Your weekly digest arrives in your messages with Handoff." in texts(home)
+    click(bot, MANAGER, ActionId.HOME_DIGEST, home)
+    bot.deliver()
+    [sent] = [c for c in bot.standin.calls_to("chat.postMessage", channel=MANAGER) if c.ok]
+    assert sent.params["text"].startswith("This week so far (2026-W10)")
+    assert "Finance" in str(sent.params["blocks"])
+
+    bot.clock.advance(timedelta(days=7))  # Monday 2026-03-09 10:00 UTC: last week's digest is due
+    with bot.runtime.db.transaction() as session:
+        assert digests.send_due(session, bot.clock.now()) == 1
+    bot.deliver()
+    home = open_home(bot, MANAGER)
+    assert "Your latest weekly digest (2026-W10) was sent to your messages with Handoff on" in texts(home)
+    assert ActionId.HOME_DIGEST in [a for a, _ in buttons(home)]
+
+    # Not a manager (a forged click): told so by DM, nothing sent.
+    assert bot.slack.block_action(RECIPIENT, ActionId.HOME_DIGEST, "current", view=home).status == 200
+    bot.deliver()
+    assert [c.params["text"] for c in bot.standin.calls_to("chat.postMessage", channel=RECIPIENT)
+            if not c.params.get("blocks")] == ["You manage no department, so there is nothing to report."]
