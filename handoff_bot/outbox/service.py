@@ -45,9 +45,10 @@ def enqueue(
 def first_delivery(session: Session, event_id: str, now: datetime) -> bool:
     """Record an Events API event id; False when it was handled before (a retry or a replay)."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(SlackEvent).values(event_id=event_id[:64], received_at=now)
-                             .on_conflict_do_nothing(index_elements=[SlackEvent.event_id]))
-    return bool(result.rowcount)
+    inserted = session.scalar(insert(SlackEvent).values(event_id=event_id[:64], received_at=now)
+                              .on_conflict_do_nothing(index_elements=[SlackEvent.event_id])
+                              .returning(SlackEvent.event_id))
+    return inserted is not None
 
 
 def home_opened(session: Session, user_id: str, now: datetime) -> None:
