@@ -96,6 +96,9 @@ def help_blocks(tr: Translator) -> list[Block]:
             "your department's open handoffs.\n"
             "Managers: `/handoff export` sends a CSV file of their departments' handoffs "
             "(`/handoff export --since 2026-03-01` for the recent ones).")),
+        section(_(
+            "Managers: `/handoff digest` shows this week so far; the weekly digest arrives by DM on Monday "
+            "morning.")),
         context(_(
             "The recipient restates the key points in their own words; you accept or clarify until you "
             "agree. Then they do the work, mark it done, and you rate it.")),
