@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_departments(commands)
     _add_export(commands)
     _add_digest(commands)
+    _add_outbox(commands)
     return parser
 
 
@@ -91,6 +92,14 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
                           help="only handoffs created on or after this day (UTC)")
     csv_file.add_argument("--department", metavar="NAME",
                           help="only handoffs sent from or to this department")
+
+
+def _add_outbox(commands: argparse._SubParsersAction) -> None:
+    actions = _command(commands, "outbox", "notices waiting for, or given up on, delivery to Slack")
+    lister = _action(actions, "list", outbox_list, "show the notices not delivered yet (dead ones first)")
+    lister.add_argument("--all", action="store_true", help="also the delivered ones (the latest 50)")
+    retry = _action(actions, "retry", outbox_retry, "deliver dead notices again")
+    retry.add_argument("ids", metavar="ID", type=int, nargs="*", help="the notices to retry (default: every dead one)")
 
 
 def _day(text: str) -> date:
@@ -291,6 +300,46 @@ def digest_preview(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{args.user_id} manages no department, so there is no digest for them. "
                      "`python -m handoff_bot departments list` shows the managers.")
     print(digest_blocks.text(translator(locale), digest), end="")
+    return 0
+
+
+def outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    """`outbox list [--all]`: the notices not delivered yet, dead ones first, with their last error.
+
+    Args:
+        args: the parsed command line; `args.all` also lists the latest delivered notices.
+        settings: where the database is.
+    """
+    from handoff_bot.outbox import service as outbox
+
+    with _migrated(settings) as database, database.read() as session:
+        rows = outbox.undelivered(session, include_sent=args.all)
+    if not rows:
+        print("Nothing waits in the outbox.")
+        return 0
+    print(f"{'ID':>7}  {'STATE':<8} {'TRIES':>5}  {'KIND':<15} {'TO':<12} {'HANDOFF':>7}  "
+          f"{'CREATED (UTC)':<19}  LAST ERROR")
+    for row in rows:
+        print(f"{row.id:>7}  {row.state.value:<8} {row.attempts:>5}  {row.kind.value:<15} {row.target:<12} "
+              f"{row.handoff_id or '-':>7}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.last_error or ''}")
+    return 0
+
+
+def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    """`outbox retry [ID ...]`: put dead notices back in the queue (every dead one without ids).
+
+    Args:
+        args: the parsed command line; `args.ids` the notices to retry.
+        settings: where the database is.
+    """
+    from handoff_bot.outbox import service as outbox
+
+    with _migrated(settings) as database, database.transaction() as session:
+        count = outbox.retry_dead(session, args.ids or None, SystemClock().now())
+    if args.ids and count < len(set(args.ids)):
+        print(f"{count} of {len(set(args.ids))} notices requeued; the others are not dead (see `outbox list`).")
+        return 2 if count == 0 else 0
+    print(f"{count} dead notices requeued; a running app delivers them within seconds.")
     return 0
 
 

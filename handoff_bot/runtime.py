@@ -20,6 +20,7 @@ from handoff_bot.digests import jobs as digest_jobs
 from handoff_bot.digests.jobs import DigestRunner
 from handoff_bot.followups import jobs
 from handoff_bot.followups.jobs import FollowupRunner
+from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
 from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
@@ -44,15 +45,17 @@ class Runtime:
         # Inside a request only fast calls are made (views.open, users.info): keep them short.
         self.client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
         self.directory = SlackDirectory(self.db, self.client, self.clock)
+        self.metrics = Metrics(self.db)
         self.deliverer = Deliverer(
             self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15),
-            self.directory, self.clock,
+            self.directory, self.clock, metrics=self.metrics,
         )
-        self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake)
-        self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory)
+        self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake, self.metrics.followups.inc)
+        self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory,
+                                    self.metrics.digests.inc)
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer)
-        self.bolt = build_app(self.ctx, self.client, settings.signing_secret)
-        self.wsgi = make_wsgi(self.bolt, self.readiness)
+        self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
+        self.wsgi = make_wsgi(self.bolt, self.readiness, self.metrics.exposition)
         self._socket_mode: Any = None
         self._scheduler: Any = None
 

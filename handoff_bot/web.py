@@ -23,13 +23,16 @@ def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -
     return [body]
 
 
-def make_wsgi(bolt: App, ready: Callable[[], dict[str, Any]]) -> Callable[..., Iterable[bytes]]:
-    """`POST /slack/events` (Bolt verifies the signature), `GET /healthz` (process up) and
-    `GET /readyz` (`ready()` says whether the database answers and the outbox moves).
+def make_wsgi(
+    bolt: App, ready: Callable[[], dict[str, Any]], metrics: Callable[[], bytes] | None = None
+) -> Callable[..., Iterable[bytes]]:
+    """`POST /slack/events` (Bolt verifies the signature), `GET /healthz` (process up),
+    `GET /readyz` (`ready()` says whether the database answers and the outbox moves) and `GET /metrics`.
 
     Args:
         bolt: the Bolt app.
         ready: returns `{"ready": bool, ...details}`.
+        metrics: returns Prometheus' text exposition for `GET /metrics`.
     """
     slack = SlackRequestHandler(bolt, path=SLACK_PATH)
 
@@ -51,6 +54,11 @@ def make_wsgi(bolt: App, ready: Callable[[], dict[str, Any]]) -> Callable[..., I
         if path == "/readyz" and method in ("GET", "HEAD"):
             report = ready()
             return _json(start_response, "200 OK" if report.get("ready") else "503 Service Unavailable", report)
+        if path == "/metrics" and method == "GET" and metrics is not None:
+            body = metrics()
+            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
     return application

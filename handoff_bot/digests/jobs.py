@@ -39,16 +39,18 @@ class DigestRunner:
         db: the database.
         clock: the time.
         queued: called after a pass that queued digests.
+        sent: told how many digests a pass queued (metrics).
         directory: looks managers' profiles up first (outside any transaction), so their time zone
             is known; None to use only what is cached.
     """
 
     def __init__(self, db: Database, clock: Clock, queued: Callable[[], None],
-                 directory: Directory | None = None) -> None:
+                 directory: Directory | None = None, sent: Callable[[int], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.queued = queued
         self.directory = directory
+        self.sent = sent
 
     def run_once(self, *, on_schedule: bool = True) -> int:
         """One pass: returns how many digests were queued."""
@@ -61,6 +63,8 @@ class DigestRunner:
             sent = send_due(session, self.clock.now(), on_schedule=on_schedule)
         if sent:
             self.queued()
+            if self.sent is not None:
+                self.sent(sent)
         return sent
 
 

@@ -28,10 +28,12 @@ MAX_BATCHES = 200
 class FollowupRunner:
     """Fires due follow-ups; `queued` is called when messages were queued (wakes the outbox)."""
 
-    def __init__(self, db: Database, clock: Clock, queued: Callable[[], None]) -> None:
+    def __init__(self, db: Database, clock: Clock, queued: Callable[[], None],
+                 fired: Callable[[int], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.queued = queued
+        self.fired = fired
 
     def run_once(self) -> int:
         """One pass over everything due now; returns how many follow-ups fired."""
@@ -50,6 +52,8 @@ class FollowupRunner:
                 break
         if fired:
             log.info("%d follow-ups fired", fired)
+            if self.fired is not None:
+                self.fired(fired)
         return fired
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,35 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def undelivered(session: Session, *, include_sent: bool = False, limit: int = 200) -> list[OutboxMessage]:
+    """Notices not delivered yet (dead first, then oldest), and with `include_sent` the latest delivered."""
+    waiting = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.state != OutboxState.SENT)
+        .order_by((OutboxMessage.state == OutboxState.DEAD).desc(), OutboxMessage.id).limit(limit)
+    ).all()
+    sent = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.state == OutboxState.SENT)
+        .order_by(OutboxMessage.id.desc()).limit(50)
+    ).all() if include_sent else []
+    return [*waiting, *sent]
+
+
+def retry_dead(session: Session, ids: Iterable[int] | None, now: datetime) -> int:
+    """Put dead notices back in the queue with fresh attempts; returns how many.
+
+    Args:
+        session: the transaction.
+        ids: the notices to retry; None for every dead one.
+        now: when they become due.
+    """
+    query = update(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(ids)))
+    result = session.execute(query.values(state=OutboxState.PENDING, attempts=0, next_attempt_at=now,
+                                          lease_until=None).execution_options(synchronize_session=False))
+    return result.rowcount
 
 
 def first_delivery(session: Session, event_id: str, now: datetime) -> bool:

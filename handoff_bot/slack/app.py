@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -15,13 +16,16 @@ from handoff_bot.slack.listeners import actions, commands, events, views
 log = logging.getLogger(__name__)
 
 
-def build_app(ctx: SlackContext, client: WebClient, signing_secret: str) -> App:
+def build_app(
+    ctx: SlackContext, client: WebClient, signing_secret: str, middleware: Callable[..., Any] | None = None
+) -> App:
     """A Bolt app answering commands, buttons, modals and events.
 
     Args:
         ctx: database, clock, profiles and outbox worker the listeners use.
         client: the Web API client (its `base_url` may point at a stand-in).
         signing_secret: verifies every HTTP request (Bolt answers 401 to a bad or stale signature).
+        middleware: runs around every verified request (metrics).
     """
     app = App(
         client=client,
@@ -48,6 +52,8 @@ def build_app(ctx: SlackContext, client: WebClient, signing_secret: str) -> App:
             return BoltResponse(status=200, body={"response_action": "errors", "errors": {inputs[0]: text}})
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
 
+    if middleware is not None:
+        app.use(middleware)
     commands.register(app, ctx)
     actions.register(app, ctx)
     views.register(app, ctx)

@@ -30,6 +30,7 @@ from handoff_bot.handoffs import queries
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.i18n import translator
+from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, home_page
 from handoff_bot.people import Directory
@@ -90,6 +91,7 @@ class Deliverer:
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 1.0,
         batch: int = 50,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.client = client
@@ -99,6 +101,7 @@ class Deliverer:
         self.lease = lease
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self.metrics = metrics
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,6 +203,8 @@ class Deliverer:
         except SlackApiError as error:
             self._record(message_id, done)
             code = error.response.get("error", "") if isinstance(error.response.data, dict) else ""
+            status = error.response.status_code
+            self._count("ratelimited" if status == 429 else "server_error" if status >= 500 else "slack_error")
             if error.response.status_code == 429:
                 retry_after = int(error.response.headers.get("Retry-After", error.response.headers.get(
                     "retry-after", 1)) or 1)
@@ -216,11 +221,18 @@ class Deliverer:
                 self._retry(message_id, code or str(error), None)
             return 0
         except OSError as error:  # timeouts, refused connections, DNS
+            self._count("network")
             self._record(message_id, done)
             self._retry(message_id, f"{type(error).__name__}: {error}", None)
             return 0
         self._record(message_id, done, sent=True)
+        if self.metrics is not None:
+            self.metrics.delivered.inc()
         return 1
+
+    def _count(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.failures.labels(reason).inc()
 
     @staticmethod
     def _people(session: Session, message_id: int) -> set[str]:
@@ -375,6 +387,7 @@ class Deliverer:
     def _mark_dead(self, session: Session, message: OutboxMessage, reason: str) -> None:
         """Give up on a notice; when a new handoff could not reach its recipient, tell the requester."""
         message.state = OutboxState.DEAD
+        self._count("dead")
         message.lease_until = None
         message.last_error = reason[:2000]
         log.error("outbox %s (%s to %s) is dead: %s", message.id, message.kind, message.target, reason,

@@ -56,6 +56,7 @@ class Bot:
     clock: FakeClock
     finance: int
     sales: int
+    base_url: str  # where the app is served
 
     def deliver(self) -> int:
         """Deliver every queued notice now; returns how many went out."""
@@ -108,8 +109,8 @@ def make_bot(db: Database, standin: SlackStandIn, clock: FakeClock, dept: Callab
         runtime = Runtime(config, clock=clock)
         port, stop = serve(runtime.wsgi)
         started.append((runtime, stop))
-        sender = SlackSender(f"http://127.0.0.1:{port}", SECRET, standin)
-        return Bot(runtime, standin, sender, clock, finance, sales)
+        base_url = f"http://127.0.0.1:{port}"
+        return Bot(runtime, standin, SlackSender(base_url, SECRET, standin), clock, finance, sales, base_url)
 
     yield build
     for runtime, stop in started:

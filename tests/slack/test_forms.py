@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -116,3 +117,17 @@ def test_the_home_tab_lists_what_waits_on_me_and_what_i_asked_for(bot: Bot) -> N
         bot.deliver()
         home = str(bot.standin.home(user)["blocks"])
         assert heading in home and "Renew the licence" in home
+
+
+def test_metrics_count_requests_ack_times_and_the_outbox(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    url = bot.base_url + "/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'handoff_slack_requests_total{kind="command"} 1.0' in text
+    assert 'handoff_slack_requests_total{kind="view_submission"} 1.0' in text
+    assert 'handoff_ack_seconds_count{kind="command"} 1.0' in text
+    assert 'handoff_outbox_notices{state="pending"} 2.0' in text
+    bot.deliver()
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'handoff_outbox_notices{state="sent"} 2.0' in text
+    assert "handoff_outbox_delivered_total 2.0" in text
