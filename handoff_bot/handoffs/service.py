@@ -185,6 +185,20 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
     return handoff
 
 
+def _required_text(field: str, text: str, limit: int) -> str:
+    """Cleaned multi-line text for a required form field.
+
+    Raises:
+        InvalidInput: the text is empty or longer than `limit` (on `field`).
+    """
+    body = clean(text, multiline=True)
+    if not body:
+        raise InvalidInput([FieldError(field, "required")])
+    if len(body) > limit:
+        raise InvalidInput([FieldError(field, "too_long", {"limit": limit, "length": len(body)})])
+    return body
+
+
 def load(session: Session, handoff_id: int, *, for_update: bool = False) -> Handoff:
     """The handoff with this id.
 
@@ -336,11 +350,7 @@ def clarify(
         InvalidInput: the clarification is empty or too long (field `clarification`).
     """
     handoff = _decide(session, handoff_id, round_number, Action.CLARIFY, actor_id)
-    body = clean(text, multiline=True)
-    if not body:
-        raise InvalidInput([FieldError("clarification", "required")])
-    if len(body) > DETAILS_MAX:
-        raise InvalidInput([FieldError("clarification", "too_long", {"limit": DETAILS_MAX, "length": len(body)})])
+    body = _required_text("clarification", text, DETAILS_MAX)
     lifecycle.apply(session, handoff, Action.CLARIFY, actor_id, now,
                     is_member=_is_member(session, handoff), payload={"round": round_number})
     rnd = current_round(session, handoff)
@@ -363,11 +373,7 @@ def ask(
     """
     handoff = load(session, handoff_id, for_update=True)
     lifecycle.check(handoff, Action.ASK, actor_id, is_member=_is_member(session, handoff))
-    body = clean(text, multiline=True)
-    if not body:
-        raise InvalidInput([FieldError("question", "required")])
-    if len(body) > DETAILS_MAX:
-        raise InvalidInput([FieldError("question", "too_long", {"limit": DETAILS_MAX, "length": len(body)})])
+    body = _required_text("question", text, DETAILS_MAX)
     repeated = session.scalar(select(Question.id).where(
         Question.handoff_id == handoff.id, Question.asked_by == actor_id, Question.text == body,
         Question.answered_at.is_(None)).limit(1))
@@ -397,11 +403,7 @@ def answer(session: Session, question_id: int, actor_id: str, text: str, now: da
     lifecycle.check(handoff, Action.ANSWER, actor_id, is_member=_is_member(session, handoff))
     if question.answered_at is not None:
         raise ActionRefused(Refusal.STALE, handoff)
-    body = clean(text, multiline=True)
-    if not body:
-        raise InvalidInput([FieldError("answer", "required")])
-    if len(body) > ANSWER_MAX:
-        raise InvalidInput([FieldError("answer", "too_long", {"limit": ANSWER_MAX, "length": len(body)})])
+    body = _required_text("answer", text, ANSWER_MAX)
     question.answer, question.answered_by, question.answered_at = body, actor_id, now
     lifecycle.apply(session, handoff, Action.ANSWER, actor_id, now,
                     is_member=_is_member(session, handoff), payload={"question": question.id})
