@@ -54,6 +54,11 @@ class SlackContext:
                 log.info("retrying after a concurrent change: %s", type(error).__name__)
         raise AssertionError("unreachable")
 
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a read-only transaction (on SQLite it neither waits for nor holds the write lock)."""
+        with self.db.read() as session:
+            return work(session)
+
     def tell(self, user_id: str, refusal: ActionRefused, channel_id: str | None) -> None:
         """Queue a short answer only `user_id` sees (ephemeral in `channel_id`, else a DM)."""
         handoff_id = refusal.handoff.id if refusal.handoff is not None else None

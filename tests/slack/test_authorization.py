@@ -295,8 +295,9 @@ def open_world(template: Path | Database, workdir: Path) -> Iterator[World]:
         runtime = Runtime(config, clock=clock)
         port, stop = serve(runtime.wsgi)
         try:
-            sender = SlackSender(f"http://127.0.0.1:{port}", SECRET, standin)
-            yield World(Bot(runtime, standin, sender, clock, finance, sales), db)
+            base_url = f"http://127.0.0.1:{port}"
+            sender = SlackSender(base_url, SECRET, standin)
+            yield World(Bot(runtime, standin, sender, clock, finance, sales, base_url), db)
         finally:
             stop()
             runtime.close()

@@ -50,7 +50,7 @@ def register(app: App, ctx: SlackContext) -> None:
         tr = ctx.tr(user_id)
         try:
             ids = _ids(body["actions"][0].get("value", ""), parts)
-            context["view"] = ctx.run(lambda session: build(session, ids, user_id, tr))
+            context["view"] = ctx.read(lambda session: build(session, ids, user_id, tr))
         except ActionRefused as refusal:
             ctx.tell(user_id, refusal, channel_of(body))
 

@@ -77,14 +77,14 @@ def register(app: App, ctx: SlackContext) -> None:
         """The ephemeral answer to `/handoff list [open|mine|dept]`."""
         now = ctx.clock.now()
         if variant in ("", "open"):
-            incoming, outgoing = ctx.run(lambda s: handoffs.open_for(s, user_id))
+            incoming, outgoing = ctx.read(lambda s: handoffs.open_for(s, user_id))
             return {"blocks": replies.list_blocks(tr, incoming, outgoing), "text": tr.gettext("Your open handoffs")}
         if variant == "mine":
-            mine = ctx.run(lambda s: queries.mine(s, user_id, now))
+            mine = ctx.read(lambda s: queries.mine(s, user_id, now))
             return {"blocks": replies.mine_blocks(tr, mine.unfinished, mine.unfinished_total, mine.finished,
                                                   mine.timings, now), "text": tr.gettext("What you asked for")}
         if variant == "dept":
-            found = ctx.run(lambda s: queries.department_lists(s, user_id, now))
+            found = ctx.read(lambda s: queries.department_lists(s, user_id, now))
             if found is None:
                 return {"text": tr.gettext(
                     "You are not in any department, so there is no department list to show. An admin adds "
@@ -99,7 +99,7 @@ def register(app: App, ctx: SlackContext) -> None:
             since = export_since(args)
         except ValueError:
             return tr.gettext("Type `/handoff export` or `/handoff export --since 2026-03-01`.")
-        managed = ctx.run(lambda s: departments.managed_by(s, user_id))
+        managed = ctx.read(lambda s: departments.managed_by(s, user_id))
         if not managed:
             return tr.gettext("Only department managers can export handoffs. `/handoff list mine` shows yours.")
         names = ", ".join(d.name for d in managed)
@@ -113,7 +113,7 @@ def register(app: App, ctx: SlackContext) -> None:
     def digest_reply(user_id: str, tr: Translator) -> dict[str, Any]:
         """The ephemeral answer to `/handoff digest`: this week so far, for managers only."""
         now = ctx.clock.now()
-        found = ctx.run(lambda s: digests.this_week(s, user_id, now))
+        found = ctx.read(lambda s: digests.this_week(s, user_id, now))
         if found is None:
             return {"text": tr.gettext("The digest is for department managers, and you manage no department. "
                                        "`/handoff list` shows your own handoffs.")}
@@ -137,7 +137,7 @@ def register(app: App, ctx: SlackContext) -> None:
             ack(response_type="ephemeral", text=export_reply(user_id, named[1], tr))
         elif named is not None and named[0] == "digest":
             ack(response_type="ephemeral", **digest_reply(user_id, tr))
-        elif not ctx.run(departments.all_departments):
+        elif not ctx.read(departments.all_departments):
             ack(response_type="ephemeral", text=tr.gettext(
                 "No departments are set up yet. An admin can import them with "
                 "`python -m handoff_bot departments import FILE`."))
@@ -150,10 +150,10 @@ def register(app: App, ctx: SlackContext) -> None:
             return
         user_id = command["user_id"]
         title, recipient = parse_text(command.get("text") or "")
-        all_departments = ctx.run(departments.all_departments)
+        all_departments = ctx.read(departments.all_departments)
         if not all_departments:
             return
-        own = ctx.run(lambda s: departments.departments_of(s, user_id))
+        own = ctx.read(lambda s: departments.departments_of(s, user_id))
         tr = ctx.tr(user_id)
         view = modals.new_handoff(tr, all_departments, own_departments=own, title=title, recipient_id=recipient,
                                   channel_id=command.get("channel_id"))
