@@ -106,7 +106,9 @@ def test_without_departments_the_command_says_how_to_set_them_up(make_bot: Calla
         for department in session.scalars(select(Department)):
             session.delete(department)
     reply = bot.slack.command(REQUESTER, "")
-    assert "departments import" in reply.json["text"]
+    assert reply.status == 200
+    answer = bot.standin.wait_for_calls("response_url")[0]  # answered right after the ack
+    assert answer.params["response_type"] == "ephemeral" and "departments import" in answer.params["text"]
     assert bot.standin.calls_to("views.open") == []
 
 

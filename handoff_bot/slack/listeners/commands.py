@@ -127,8 +127,11 @@ def register(app: App, ctx: SlackContext) -> None:
     def answer_now(ack: Ack, command: dict[str, Any]) -> None:
         user_id = command["user_id"]
         word = (command.get("text") or "").strip().lower()
-        tr = ctx.tr(user_id)
         named = subcommand(command.get("text") or "")
+        if word != "help" and named is None:
+            ack()  # the form: opened right after the ack, with nothing else in the way
+            return
+        tr = ctx.tr(user_id)
         if word == "help":
             ack(response_type="ephemeral", blocks=replies.help_blocks(tr), text=tr.gettext("How to use Handoff"))
         elif named is not None and named[0] == "list":
@@ -137,10 +140,6 @@ def register(app: App, ctx: SlackContext) -> None:
             ack(response_type="ephemeral", text=export_reply(user_id, named[1], tr))
         elif named is not None and named[0] == "digest":
             ack(response_type="ephemeral", **digest_reply(user_id, tr))
-        elif not ctx.read(departments.all_departments):
-            ack(response_type="ephemeral", text=tr.gettext(
-                "No departments are set up yet. An admin can import them with "
-                "`python -m handoff_bot departments import FILE`."))
         else:
             ack()
 
@@ -151,10 +150,13 @@ def register(app: App, ctx: SlackContext) -> None:
         user_id = command["user_id"]
         title, recipient = parse_text(command.get("text") or "")
         all_departments = ctx.read(departments.all_departments)
+        tr = ctx.tr(user_id)
         if not all_departments:
+            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
+                "No departments are set up yet. An admin can import them with "
+                "`python -m handoff_bot departments import FILE`."))
             return
         own = ctx.read(lambda s: departments.departments_of(s, user_id))
-        tr = ctx.tr(user_id)
         view = modals.new_handoff(tr, all_departments, own_departments=own, title=title, recipient_id=recipient,
                                   channel_id=command.get("channel_id"))
         try:
