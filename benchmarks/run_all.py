@@ -1,0 +1,519 @@
+"""All the performance figures in one command: `python app.py` against two bare Bolt apps.
+
+    .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, under 10 minutes
+    .venv/bin/python benchmarks/run_all.py --quick    # 100 requests per level, under 2 minutes
+    .venv/bin/python benchmarks/run_all.py --database-url postgresql+psycopg://user@host:5432/postgres
+
+What it runs, one server at a time, all on loopback, all talking to one Slack stand-in
+(`tests/slack_standin.py`) in this process:
+
+1. `python app.py` on a fresh SQLite file, as deployed (waitress, 8 threads, its outbox worker
+   and schedulers running);
+2. `python app.py` on a scratch PostgreSQL database (`handoff_bench_<random>`, dropped at the end;
+   the role needs CREATEDB; skipped if the server does not answer);
+3. `benchmarks/bare_bolt.py`: a Bolt app whose listeners only ack, Bolt's defaults
+   (`process_before_response=False`), on the same server stack;
+4. the same with `process_before_response=True`: the floor the ratios are taken against.
+
+Each gets signed requests over HTTP (`tests/slack_requests.py`) from 1, 10, 50 and 100 threads:
+
+    /handoff          the slash command; app.py acks, then opens the form (lazy views.open)
+    view_submission   the new-handoff form, each submission a different form (view id): app.py
+                      records a handoff in the ack, card and receipt go out through the outbox
+    button click      the recipient clicks "Confirm my understanding": app.py checks it may in
+                      the ack, then opens the restatement modal (lazy views.open)
+
+The ack time is the client's wall time of one request. After each level of app.py the script
+waits until the follow-up work is done (forms opened, outbox empty) before the next level, and
+reports it. Also measured: handoffs recorded per second on SQLite and PostgreSQL (every
+submission acked is a committed handoff; with the outbox drained: card and receipt delivered),
+the resident memory of app.py after its load (VmRSS and VmHWM from /proc/PID/status) and the
+start-up time, from the process start to `GET /healthz` answering 200 (first start on an empty
+database, which migrates it, and restarts on a migrated one).
+
+Bounded: each level stops after `--level-timeout` s, and levels are skipped once `--budget` s
+have passed (600 s full, 115 s --quick). Exit 1 if any request was answered wrongly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
+
+from benchmarks.ack_latency import DEPARTMENTS, scratch_database  # noqa: E402
+from handoff_bot.db import Database  # noqa: E402
+from handoff_bot.handoffs.models import Handoff  # noqa: E402
+from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
+from tests.slack_requests import Reply, SlackSender, http_transport, select_value, text_value, user_value  # noqa: E402
+from tests.slack_standin import SlackStandIn  # noqa: E402
+
+SECRET = "bench-signing-secret"
+REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+KINDS = ("command", "submission", "click")
+LABELS = {"command": "/handoff", "submission": "view_submission", "click": "button click"}
+LEVELS = (1, 10, 50, 100)
+REQUEST_TIMEOUT = 10.0
+FOLLOW_UP_TIMEOUT = 60.0
+PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+FLOOR = "bare Bolt, pbr=True"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll `condition` until it holds (True) or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(0.02)
+    return True
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class Server:
+    """A server process (app.py or bare_bolt.py), its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.began = time.monotonic()
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+
+    def wait_healthy(self, timeout: float = 60.0) -> float:
+        """Seconds from the process start to the first 200 from GET /healthz."""
+        while True:
+            with suppress(OSError), urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - self.began
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
+            if time.monotonic() - self.began > timeout:
+                raise RuntimeError(f"{self.name}: no /healthz within {timeout:.0f}s:\n{self.tail()}")
+            time.sleep(0.01)
+
+    def memory(self) -> tuple[float, float]:
+        """(VmRSS, VmHWM) in MiB, from /proc/PID/status."""
+        values = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024
+        return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text("utf-8", errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Level:
+    target: str
+    kind: str
+    concurrency: int
+    latencies: list[float] = field(default_factory=list)
+    sent: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    follow_up: str = ""
+    handoffs: int = 0
+    drained_after: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.wall if self.wall else float("nan")
+
+    def percentile(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] * 1000 if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+
+class Workload:
+    """The three requests, signed and sent to one server; the payloads are shared by all servers."""
+
+    def __init__(self, standin: SlackStandIn) -> None:
+        self.standin = standin
+        self.form: dict[str, Any] = {}
+        self.finance = ""
+        self.card: dict[str, Any] = {}
+        self._views = itertools.count(1)
+
+    def sender(self, url: str, level: Level | None = None, lock: threading.Lock | None = None) -> SlackSender:
+        send = http_transport(url + "/slack/events", timeout=REQUEST_TIMEOUT)
+        if level is None or lock is None:
+            return SlackSender(None, SECRET, self.standin, transport=send)
+
+        def timed(body: bytes, headers: dict[str, str]) -> Reply:
+            began = time.perf_counter()
+            reply = send(body, headers)
+            elapsed = time.perf_counter() - began
+            with lock:
+                level.latencies.append(elapsed)
+            return reply
+
+        return SlackSender(None, SECRET, self.standin, transport=timed)
+
+    def prepare(self, url: str) -> None:
+        """A form opened by app.py and a card it posted: the payloads every server gets."""
+        plain = self.sender(url)
+        before = len(self.standin.calls_to("views.open"))
+        reply = plain.command(REQUESTER)
+        assert reply.status == 200 and not reply.text, reply
+        self.standin.wait_for_calls("views.open", before + 1, timeout=10)
+        self.form = self.standin.last_view(CallbackId.NEW)
+        block = next(b for b in self.form["blocks"] if b.get("block_id") == BlockId.DEPARTMENT)
+        self.finance = next(o["value"] for o in block["element"]["options"] if o["text"]["text"] == "Finance")
+        reply = self.submit(plain)
+        assert reply.status == 200 and not reply.text, reply
+        self.standin.wait_for(lambda _: bool(self.standin.messages(RECIPIENT)), timeout=10)
+        self.card = self.standin.messages(RECIPIENT)[0]
+
+    def submit(self, sender: SlackSender) -> Reply:
+        """The new-handoff form submitted; each time another form (view id), as from another views.open."""
+        view = {**self.form, "id": f"VBENCH{next(self._views):010d}"}
+        return sender.view_submission(REQUESTER, view, {
+            BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(self.finance), "Finance")},
+            BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
+            BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
+            BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
+        })
+
+    def one(self, kind: str, sender: SlackSender) -> str | None:
+        """Send one request; None when it was acked with 200 and an empty body, else what went wrong."""
+        try:
+            if kind == "command":
+                reply = sender.command(REQUESTER, "")
+            elif kind == "submission":
+                reply = self.submit(sender)
+            else:
+                reply = sender.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=self.card["ts"])
+        except OSError as error:
+            return f"{type(error).__name__}: {error}"
+        return None if reply.status == 200 and reply.text == "" else f"HTTP {reply.status}: {reply.text[:200]}"
+
+
+def run_level(workload: Workload, server: Server, kind: str, concurrency: int, requests: int,
+              timeout: float) -> Level:
+    level = Level(server.name, kind, concurrency)
+    lock = threading.Lock()
+    deadline = time.monotonic() + timeout
+    remaining = iter(range(requests))
+
+    def worker() -> None:
+        sender = workload.sender(server.url, level, lock)
+        while time.monotonic() < deadline:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+                level.sent += 1
+            problem = workload.one(kind, sender)
+            if problem:
+                with lock:
+                    level.errors += 1
+                    if len(level.error_samples) < 3:
+                        level.error_samples.append(problem)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    level.wall = time.perf_counter() - began
+    return level
+
+
+def count_handoffs(db: Database) -> int:
+    with db.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(Handoff)) or 0)
+
+
+def outbox_empty(db: Database) -> bool:
+    with db.transaction() as session:
+        return not session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING])))
+
+
+def follow_up(standin: SlackStandIn, db: Database, level: Level, calls_before: int, handoffs_before: int) -> None:
+    """Wait for the work app.py does after its acks; describe it in `level.follow_up`."""
+    began = time.monotonic()
+    if level.kind in ("command", "click"):
+        callback = CallbackId.NEW if level.kind == "command" else CallbackId.RESTATE
+
+        def opened() -> list[Any]:
+            return [c for c in standin.calls[calls_before:] if c.method == "views.open"
+                    and (c.params.get("view") or {}).get("callback_id") == callback]
+
+        wait_until(lambda: len(opened()) >= level.sent - level.errors, FOLLOW_UP_TIMEOUT)
+        ok = [c for c in opened() if c.ok]
+        refused = sorted({str((c.response or {}).get("error") or c.fault) for c in opened() if not c.ok})
+        level.follow_up = f"forms opened {len(ok)}/{level.sent}" + (f" ({', '.join(refused)})" if refused else "")
+        return
+    drained = wait_until(lambda: outbox_empty(db), FOLLOW_UP_TIMEOUT)
+    level.drained_after = time.monotonic() - began if drained else None
+    level.handoffs = count_handoffs(db) - handoffs_before
+    cards = len([c for c in standin.calls[calls_before:]
+                 if c.method == "chat.postMessage" and c.ok and c.params.get("channel") == RECIPIENT])
+    level.follow_up = (f"handoffs {level.handoffs}, cards {cards}/{level.sent}, outbox empty after "
+                       + (f"{level.drained_after:.1f}s" if drained else f"more than {FOLLOW_UP_TIMEOUT:.0f}s"))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Process:
+    name: str
+    first_start: float
+    restarts: list[float] = field(default_factory=list)
+    rss: float = float("nan")
+    hwm: float = float("nan")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path, standin: SlackStandIn) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.standin = standin
+        self.workload = Workload(standin)
+        self.levels: list[Level] = []
+        self.processes: list[Process] = []
+        self.notes: list[str] = []
+        self.began = time.monotonic()
+        self.env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARS}
+        self.env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_SIGNING_SECRET=SECRET, SLACK_APP_TOKEN="",
+                        SLACK_API_URL=standin.api_url, PYTHONUNBUFFERED="1")
+        config = workdir / "departments.yml"
+        config.write_text(DEPARTMENTS, "utf-8")
+        self.config = config
+
+    def over_budget(self) -> bool:
+        return time.monotonic() - self.began > self.args.budget
+
+    def start(self, name: str, argv: list[str], extra: dict[str, str]) -> Server:
+        env = {**self.env, **extra, "PORT": str(free_port())}
+        server = Server(name, argv, env, self.workdir / f"{name.replace(' ', '_').replace(',', '')}.log")
+        return server
+
+    def load(self, server: Server, db: Database | None) -> None:
+        for kind in KINDS:
+            for concurrency in LEVELS:
+                if self.over_budget():
+                    self.notes.append(f"{server.name}: {LABELS[kind]} at {concurrency} skipped (--budget)")
+                    continue
+                calls_before = len(self.standin.calls)
+                handoffs_before = count_handoffs(db) if db is not None else 0
+                level = run_level(self.workload, server, kind, concurrency, max(self.args.requests, concurrency),
+                                  self.args.level_timeout)
+                if db is not None:
+                    follow_up(self.standin, db, level, calls_before, handoffs_before)
+                self.levels.append(level)
+                print(f"  {server.name:<22} {LABELS[kind]:<16} {concurrency:>4}: {level.rate:7.0f} req/s, "
+                      f"p50 {level.percentile(50):6.1f} ms, p99 {level.percentile(99):7.1f} ms, "
+                      f"errors {level.errors} {level.follow_up}", flush=True)
+                if server.proc.poll() is not None:
+                    raise RuntimeError(f"{server.name} exited with {server.proc.returncode}:\n{server.tail()}")
+
+    def app(self, backend: str, database_url: str) -> None:
+        name = f"app.py, {backend}"
+        extra = {"DATABASE_URL": database_url, "HANDOFF_CONFIG": str(self.config)}
+        server = self.start(name, [sys.executable, "app.py"], extra)
+        db = Database(database_url)
+        try:
+            process = Process(name, server.wait_healthy())
+            self.processes.append(process)
+            if not self.workload.form:
+                self.workload.prepare(server.url)
+            self.load(server, db)
+            process.rss, process.hwm = server.memory()
+            server.stop()
+            for _ in range(self.args.restarts):  # on the migrated database, departments file applied again
+                server = self.start(name, [sys.executable, "app.py"], extra)
+                process.restarts.append(server.wait_healthy())
+                server.stop()
+        finally:
+            server.stop()
+            db.dispose()
+
+    def bare(self, process_before_response: bool) -> None:
+        name = f"bare Bolt, pbr={process_before_response}"
+        argv = [sys.executable, "benchmarks/bare_bolt.py"] + (["--process-before-response"] if
+                                                              process_before_response else [])
+        server = self.start(name, argv, {})
+        try:
+            process = Process(name, server.wait_healthy())
+            self.processes.append(process)
+            self.load(server, None)
+            process.rss, process.hwm = server.memory()
+        finally:
+            server.stop()
+
+    # -- the tables ----------------------------------------------------------------------
+
+    def ack_table(self) -> str:
+        floor = {(lv.kind, lv.concurrency): lv for lv in self.levels if lv.target == FLOOR}
+        lines = [
+            "| request         | conc | server                 |  req/s | p50 ms | p95 ms | p99 ms |  max ms | errs "
+            "| req/s ÷ floor | p50 × floor | p99 × floor |",
+            "|-----------------|-----:|------------------------|-------:|-------:|-------:|-------:|--------:|-----:"
+            "|--------------:|------------:|------------:|",
+        ]
+        order = {name: n for n, name in enumerate(p.name for p in self.processes)}
+        for level in sorted(self.levels, key=lambda lv: (KINDS.index(lv.kind), lv.concurrency, order[lv.target])):
+            base = floor.get((level.kind, level.concurrency))
+            ratios = ["", "", ""]
+            if base is not None and level.target != FLOOR:
+                ratios = [f"{level.rate / base.rate:.2f}", f"{level.percentile(50) / base.percentile(50):.1f}",
+                          f"{level.percentile(99) / base.percentile(99):.1f}"]
+            lines.append(
+                f"| {LABELS[level.kind]:<15} | {level.concurrency:>4} | {level.target:<22} | {level.rate:>6.0f} | "
+                f"{level.percentile(50):>6.1f} | {level.percentile(95):>6.1f} | {level.percentile(99):>6.1f} | "
+                f"{max(level.latencies, default=0) * 1000:>7.1f} | {level.errors:>4} | {ratios[0]:>13} | "
+                f"{ratios[1]:>11} | {ratios[2]:>11} |")
+        return "\n".join(lines)
+
+    def handoff_table(self) -> str:
+        backends = [p.name for p in self.processes if p.name.startswith("app.py")]
+        lines = ["| conc | " + " | ".join(f"{b}: handoffs/s | with delivery /s" for b in backends) + " |",
+                 "|-----:|" + "|".join("------------:|-----------------:" for _ in backends) + "|"]
+        for concurrency in LEVELS:
+            cells = []
+            for backend in backends:
+                level = next((lv for lv in self.levels if lv.target == backend and lv.kind == "submission"
+                              and lv.concurrency == concurrency), None)
+                if level is None or not level.wall:
+                    cells.append(f"{'':>12} | {'':>16}")
+                    continue
+                made = level.handoffs / level.wall
+                delivered = (f"{level.handoffs / (level.wall + level.drained_after):.0f}"
+                             if level.drained_after is not None else "n/a")
+                cells.append(f"{made:>12.0f} | {delivered:>16}")
+            lines.append(f"| {concurrency:>4} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def process_table(self) -> str:
+        lines = ["| server                 | first start s | restart s (median) | RSS after load MiB | peak RSS MiB |",
+                 "|------------------------|--------------:|-------------------:|-------------------:|-------------:|"]
+        for p in self.processes:
+            restart = f"{statistics.median(p.restarts):.2f}" if p.restarts else ""
+            lines.append(f"| {p.name:<22} | {p.first_start:>13.2f} | {restart:>18} | {p.rss:>18.0f} | {p.hwm:>12.0f} |")
+        return "\n".join(lines)
+
+
+def postgres_reachable(url: str) -> bool:
+    try:
+        engine = create_engine(make_url(url), connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: skip PostgreSQL
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="100 requests per level, 1 restart; under 2 minutes")
+    parser.add_argument("--database-url", default=DEFAULT_POSTGRES,
+                        help=f"PostgreSQL server (default {DEFAULT_POSTGRES})")
+    parser.add_argument("--requests", type=int, help="requests per level (default 400, --quick 100)")
+    parser.add_argument("--level-timeout", type=float, help="seconds per level at most (default 20, --quick 8)")
+    parser.add_argument("--budget", type=float, help="skip the remaining levels after this many seconds "
+                                                     "(default 540, --quick 100)")
+    parser.add_argument("--restarts", type=int, help="restarts of app.py timed (default 3, --quick 1)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.requests = args.requests or (100 if quick else 400)
+    args.level_timeout = args.level_timeout or (8.0 if quick else 20.0)
+    args.budget = args.budget or (100.0 if quick else 540.0)
+    args.restarts = args.restarts if args.restarts is not None else (1 if quick else 3)
+    for name in list(os.environ):  # the load generator talks to loopback only
+        if name.lower() in PROXY_VARS:
+            del os.environ[name]
+
+    load_avg = os.getloadavg()
+    print(f"run_all{' --quick' if quick else ''}: {args.requests} requests per level, levels {LEVELS}; "
+          f"{os.cpu_count()} CPUs, load average {load_avg[0]:.2f} at start, {platform.platform()}, "
+          f"Python {platform.python_version()}", flush=True)
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="handoff-runall-") as tmp, SlackStandIn() as standin, ExitStack() as stack:
+        workdir = Path(tmp)
+        for user in (REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER):
+            standin.add_user(user)
+        bench = Bench(args, workdir, standin)
+        bench.app("SQLite", f"sqlite:///{workdir / 'bench.db'}")
+        if postgres_reachable(args.database_url):
+            bench.app("PostgreSQL", stack.enter_context(scratch_database(args.database_url, workdir)))
+        else:
+            bench.notes.append(f"PostgreSQL at {make_url(args.database_url).render_as_string()} did not answer: "
+                               "skipped")
+        bench.bare(process_before_response=False)
+        bench.bare(process_before_response=True)
+
+        print(f"\nAck latency (client wall time per request; floor = {FLOOR}: a bare Bolt app that only acks, "
+              "ack inline)\n")
+        print(bench.ack_table())
+        print("\nHandoffs recorded per second (view_submission levels above; with delivery: until the outbox "
+              "was empty)\n")
+        print(bench.handoff_table())
+        print("\nProcesses (start: process start to GET /healthz 200; RSS from /proc/PID/status after the load)\n")
+        print(bench.process_table())
+        for level in bench.levels:
+            for sample in level.error_samples:
+                print(f"error ({level.target}, {LABELS[level.kind]}, {level.concurrency}): {sample}", file=sys.stderr)
+        for note in bench.notes:
+            print(f"note: {note}")
+        if standin.violations:
+            print("Slack would refuse:\n" + "\n".join(standin.violations[:5]), file=sys.stderr)
+        load_end = os.getloadavg()
+        print(f"took {time.monotonic() - began:.0f}s; load average {load_end[0]:.2f} at the end")
+        return 1 if any(level.errors for level in bench.levels) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
