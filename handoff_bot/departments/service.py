@@ -8,7 +8,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole, PairStandard
+from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole, PairStandard
 from handoff_bot.departments.standards import Standard
 
 # The columns of a pair standard that override the receiving department's standard, by `Standard` field.
@@ -53,10 +53,6 @@ def managers(session: Session, department_id: int) -> list[str]:
             DepartmentPerson.department_id == department_id, DepartmentPerson.role == MemberRole.MANAGER
         ).order_by(DepartmentPerson.id)
     ))
-
-
-def is_admin(session: Session, user_id: str) -> bool:
-    return session.get(Admin, user_id) is not None
 
 
 def standard_of(department: Department) -> Standard:
