@@ -25,6 +25,7 @@ dropped at the end (the role needs CREATEDB); the URL's own database is not touc
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import secrets
@@ -182,6 +183,7 @@ class Bench:
         self.url = app_url + "/slack/events"
         self._local = threading.local()
         self.form: dict[str, Any] = {}
+        self._form_ids = itertools.count(1)  # every submission another form, as each opened form is
         self.card: dict[str, Any] = {}
         self.finance = ""
 
@@ -214,7 +216,8 @@ class Bench:
         self.drain()
 
     def submit(self, sender: SlackSender) -> Reply:
-        return sender.view_submission(REQUESTER, self.form, {
+        view = {**self.form, "id": f"VBENCH{next(self._form_ids):010d}"}
+        return sender.view_submission(REQUESTER, view, {
             BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(self.finance), "Finance")},
             BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
             BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},

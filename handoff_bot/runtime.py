@@ -47,7 +47,7 @@ class Runtime:
         self.directory = SlackDirectory(self.db, self.client, self.clock)
         self.metrics = Metrics(self.db)
         self.deliverer = Deliverer(
-            self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15),
+            self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),
             self.directory, self.clock, metrics=self.metrics,
         )
         self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake, self.metrics.followups.inc)

@@ -88,7 +88,7 @@ class Deliverer:
         clock: Clock,
         *,
         max_attempts: int = 8,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=15),
         poll_seconds: float = 1.0,
         batch: int = 50,
         metrics: Metrics | None = None,
@@ -140,9 +140,10 @@ class Deliverer:
                 break
             progressed = False
             for message_id in ids:
-                if self._claim(message_id):
+                claim = self._claim(message_id)
+                if claim is not None:
                     progressed = True
-                    sent += self._deliver(message_id)
+                    sent += self._deliver(message_id, claim)
             if not progressed:
                 break
         return sent
@@ -166,7 +167,8 @@ class Deliverer:
                 select(OutboxMessage.id).where(ready, ~blocked).order_by(OutboxMessage.id).limit(self.batch)
             ))
 
-    def _claim(self, message_id: int) -> bool:
+    def _claim(self, message_id: int) -> int | None:
+        """Claim a notice for `lease`; returns the claim (its attempt number), None if another took it."""
         now = self.clock.now()
         with self.db.transaction() as session:
             result = session.execute(
@@ -180,13 +182,29 @@ class Deliverer:
                 )
                 .values(state=OutboxState.SENDING, lease_until=now + self.lease,
                         attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.attempts)
+                .execution_options(synchronize_session=False)
+            )
+            return result.scalar_one_or_none()
+
+    def _renew(self, message_id: int, claim: int) -> bool:
+        """Extend our claim before each Slack call: the lease covers one call, not a whole notice,
+        so a notice claimed by a process that died is taken up again soon. False: the lease ran out
+        and another process claimed the notice (or will): leave it to that one."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.SENDING,
+                       OutboxMessage.attempts == claim, OutboxMessage.lease_until >= now)
+                .values(lease_until=now + self.lease)
                 .execution_options(synchronize_session=False)
             )
             return result.rowcount == 1
 
     # -- delivering ------------------------------------------------------------------------
 
-    def _deliver(self, message_id: int) -> int:
+    def _deliver(self, message_id: int, claim: int) -> int:
         with self.db.read() as session:
             people = self._people(session, message_id)
         # Looked up outside any transaction: a lookup may call Slack and write the cache.
@@ -198,6 +216,10 @@ class Deliverer:
         done: list[tuple[_Call, dict[str, Any]]] = []
         try:
             for call in plan.calls:
+                if not self._renew(message_id, claim):
+                    log.warning("outbox %s: claimed by another process meanwhile; leaving it", message_id)
+                    self._record(message_id, done)
+                    return 0
                 response = self.client.api_call(call.method, json=call.args)
                 done.append((call, response.data if isinstance(response.data, dict) else {}))
         except SlackApiError as error:

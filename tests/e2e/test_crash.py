@@ -71,7 +71,7 @@ from tests.slack_standin import SlackStandIn
 
 pytestmark = pytest.mark.e2e
 
-LEASE = 60.0  # Deliverer's lease: a notice claimed by a killed process is taken up again after it
+LEASE = 15.0  # Deliverer's lease: a notice claimed by a killed process is taken up again after it
 SLACK_DELAY = 0.05  # every chat.postMessage answer held back this long: the window between answer and commit
 REQUEST_TIMEOUT = 10.0
 STEP_WAIT = 5.0  # for a form to open, or a new handoff's first message while aiming a kill at its delivery
