@@ -86,10 +86,9 @@ def _recipient_side(session: Session, handoff: Handoff) -> str | None:
     return managers[0] if managers else None
 
 
-def deadline(session: Session, handoff: Handoff) -> datetime | None:
-    """When the work is late: the end of the due date (recipient's zone), else `complete_within` after
-    confirmation; the first working moment from then on."""
-    cal = calendar(session, handoff, _recipient_side(session, handoff))
+def deadline(handoff: Handoff, cal: WorkingCalendar) -> datetime | None:
+    """When the work is late: the end of the due date, else `complete_within` after confirmation; the
+    first working moment from then on, on the receiving side's calendar `cal`."""
     if handoff.due_date is not None:
         midnight = datetime.combine(handoff.due_date + timedelta(days=1), time(0), tzinfo=cal.zone)
         return cal.next_working_moment(midnight)
@@ -134,12 +133,14 @@ def _last_seq(session: Session, handoff: Handoff, kind: K) -> int:
         Followup.handoff_id == handoff.id, Followup.kind == kind)) or 0
 
 
-def _desired(session: Session, handoff: Handoff, now: datetime) -> dict[K, datetime]:
-    """What should be pending for the handoff in its current state, and when."""
+def _desired(
+    session: Session, handoff: Handoff, now: datetime, receiving: WorkingCalendar
+) -> dict[K, datetime]:
+    """What should be pending for the handoff in its current state, and when (`receiving`: the receiving
+    side's calendar; `handoff.deadline_at` is up to date)."""
     standard = handoff.standard
     state = handoff.state
     wanted: dict[K, datetime] = {}
-    receiving = calendar(session, handoff, _recipient_side(session, handoff))
     if state in (S.SENT, S.CLARIFYING) and not handoff.escalated and handoff.confirm_clock_since is not None:
         if handoff.last_reminded_at is None:
             left = max(0, int(standard["confirm_within_s"]) - handoff.confirm_clock_used_s)
@@ -158,7 +159,7 @@ def _desired(session: Session, handoff: Handoff, now: datetime) -> dict[K, datet
             Followup.fired_at >= restated_at))
         requester = calendar(session, handoff, handoff.requester_id)
         wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, int(standard["remind_every_s"]))
-    if state in OPEN_STATES and (late_at := deadline(session, handoff)) is not None:
+    if (late_at := handoff.deadline_at) is not None:
         if not _fired(session, handoff, K.DUE_SOON):
             last_day = handoff.due_date or late_at.astimezone(receiving.zone).date()
             day_before = receiving.working_day_before(last_day)
@@ -178,8 +179,9 @@ def plan(session: Session, handoff: Handoff, now: datetime) -> None:
 
     Called in the transaction of every state change.
     """
-    wanted = _desired(session, handoff, now)
-    handoff.deadline_at = deadline(session, handoff) if handoff.state in OPEN_STATES else None
+    receiving = calendar(session, handoff, _recipient_side(session, handoff))
+    handoff.deadline_at = deadline(handoff, receiving) if handoff.state in OPEN_STATES else None
+    wanted = _desired(session, handoff, now, receiving)
     pending = session.scalars(select(Followup).where(
         Followup.handoff_id == handoff.id, Followup.state == FollowupState.PENDING)).all()
     stale = [f.id for f in pending if f.kind not in wanted]
