@@ -43,6 +43,11 @@ class Facts:
         return next((q for q in self.questions if q.id == question_id), None)
 
 
+def _status(tr: Translator, h: Handoff) -> Block:
+    """The context line saying where the handoff stands now."""
+    return context(tr.gettext("*Status:* {status}", status=labels.status(tr, h)))
+
+
 def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> list[Block]:
     """Title, details, who and when, key points, the standard and the current status."""
     _ = tr.gettext
@@ -71,7 +76,7 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
         labels.relation(tr, h.relation), labels.standard(tr, h.standard),
         _("Handoff #{id}", id=h.id),
     ))
-    blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+    blocks.append(_status(tr, h))
     return blocks
 
 
@@ -166,7 +171,7 @@ def review(tr: Translator, facts: Facts) -> Message:
     elif rnd is not None and rnd.verdict is Verdict.CLARIFY:
         blocks.append(context(_("You asked for a clarification: {text}", text=esc(cut(rnd.clarification or "", 2000)))))
     else:
-        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+        blocks.append(_status(tr, h))
     return Message(_("<@{recipient}> restated your key points for {title}", recipient=h.recipient_id,
                      title=esc(h.title)), blocks)
 
@@ -186,7 +191,7 @@ def clarification(tr: Translator, facts: Facts) -> Message:
         blocks.append(actions(BlockId.ACTIONS, button(_("Restate again"), ActionId.CONFIRM_UNDERSTANDING,
                                                       str(h.id), style="primary")))
     else:
-        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+        blocks.append(_status(tr, h))
     return Message(_("<@{requester}> clarified {title}", requester=h.requester_id, title=esc(h.title)), blocks)
 
 
@@ -200,7 +205,7 @@ def confirmed(tr: Translator, facts: Facts) -> Message:
     if h.state is S.CONFIRMED:
         blocks.append(actions(BlockId.ACTIONS, button(_("Mark done"), ActionId.MARK_DONE, str(h.id), style="primary")))
     else:
-        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+        blocks.append(_status(tr, h))
     return Message(_("<@{requester}> confirmed your understanding of {title}", requester=h.requester_id,
                      title=esc(h.title)), blocks)
 
@@ -221,7 +226,7 @@ def question(tr: Translator, facts: Facts) -> Message:
     elif h.is_open:
         blocks.append(actions(BlockId.ACTIONS, button(_("Answer"), ActionId.ANSWER, str(q.id), style="primary")))
     else:
-        blocks.append(context(_("*Status:* {status}", status=labels.status(tr, h))))
+        blocks.append(_status(tr, h))
     return Message(_("<@{asker}> asks about {title}", asker=q.asked_by, title=esc(h.title)), blocks)
 
 
