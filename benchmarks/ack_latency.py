@@ -94,10 +94,40 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
     return time.monotonic() - began
 
 
+def drive(level: Any, concurrency: int, requests: int, deadline: float, make_sender: Callable[[], SlackSender],
+          one: Callable[[SlackSender], str | None], lock: threading.Lock) -> None:
+    """Send `requests` requests from `concurrency` threads, each with its own sender, until all are sent or
+    `deadline` (monotonic) passes; counts `level.sent`, `level.errors` (with samples) and `level.wall`."""
+    remaining = iter(range(requests))
+
+    def worker() -> None:
+        sender = make_sender()
+        while time.monotonic() < deadline:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+                level.sent += 1
+            problem = one(sender)
+            if problem:
+                with lock:
+                    level.errors += 1
+                    if len(level.error_samples) < 3:
+                        level.error_samples.append(problem)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    level.wall = time.perf_counter() - began
+
+
 @contextmanager
-def scratch_database(url: str | None, workdir: Path) -> Iterator[str]:
-    """SQLite in `workdir`, or a new database on the PostgreSQL server of `url` (dropped afterwards)."""
+def scratch_database(url: str | None, workdir: Path | None = None) -> Iterator[str]:
+    """A new database on the PostgreSQL server of `url` (dropped afterwards), or without `url` SQLite
+    in `workdir`."""
     if not url:
+        if workdir is None:
+            raise SystemExit("--database-url is required: this benchmark is for PostgreSQL")
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
     server = make_url(url)
@@ -249,27 +279,8 @@ class Bench:
         deadline = time.monotonic() + level_timeout
         calls_before = len(self.standin.calls)
         handoffs_before = self.count_handoffs()
-        remaining = iter(range(requests))
-
-        def worker() -> None:
-            sender = self.sender(level, lock)
-            while time.monotonic() < deadline:
-                with lock:
-                    if next(remaining, None) is None:
-                        return
-                    level.sent += 1
-                problem = self.one(kind, sender)
-                if problem:
-                    with lock:
-                        level.errors += 1
-                        if len(level.error_samples) < 3:
-                            level.error_samples.append(problem)
-
-        began = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as pool:
-            for future in [pool.submit(worker) for _ in range(concurrency)]:
-                future.result()
-        level.wall = time.perf_counter() - began
+        drive(level, concurrency, requests, deadline, lambda: self.sender(level, lock),
+              lambda sender: self.one(kind, sender), lock)
         level.follow_up = self.follow_up(kind, level, calls_before, handoffs_before)
         return level
 

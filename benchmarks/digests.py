@@ -43,13 +43,11 @@ from __future__ import annotations
 import argparse
 import platform
 import resource
-import secrets
 import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -58,8 +56,9 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, event, func, make_url, select, text  # noqa: E402
+from sqlalchemy import Engine, event, func, make_url, select, text  # noqa: E402
 
+from benchmarks.ack_latency import scratch_database  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.digests import queries, service  # noqa: E402
 from handoff_bot.digests.models import DigestSent  # noqa: E402
@@ -71,27 +70,6 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ZONES = ("UTC", "Asia/Shanghai", "America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo", "America/New_York",
          "Asia/Kolkata", "Australia/Sydney")
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- the scratch database
-
-
-@contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    """A new database on the PostgreSQL server of `url`, dropped afterwards."""
-    server = make_url(url)
-    if server.get_backend_name() != "postgresql":
-        raise SystemExit("--database-url must be a postgresql+psycopg:// URL (the benchmark is for PostgreSQL)")
-    name = f"handoff_bench_digests_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- the data

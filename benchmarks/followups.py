@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import platform
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -53,8 +52,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, func, inspect, make_url, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, inspect, select, text  # noqa: E402
 
+from benchmarks.ack_latency import scratch_database  # noqa: E402
 from handoff_bot.clock import FakeClock  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole  # noqa: E402
@@ -83,24 +83,6 @@ class People:
 
     def profile(self, user_id: str) -> Profile | None:
         return Profile(user_id, user_id.lower())
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on the PostgreSQL server of `server_url`, dropped afterwards."""
-    server = make_url(server_url)
-    if server.get_backend_name() != "postgresql":
-        raise SystemExit("--database-url must be a postgresql+psycopg:// URL: the benchmark is for PostgreSQL")
-    name = f"handoff_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- data

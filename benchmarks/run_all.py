@@ -49,7 +49,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
-from benchmarks.ack_latency import DEPARTMENTS, scratch_database  # noqa: E402
+from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.handoffs.models import Handoff  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
@@ -244,27 +243,8 @@ def run_level(workload: Workload, server: Server, kind: str, concurrency: int, r
     level = Level(server.name, kind, concurrency)
     lock = threading.Lock()
     deadline = time.monotonic() + timeout
-    remaining = iter(range(requests))
-
-    def worker() -> None:
-        sender = workload.sender(server.url, level, lock)
-        while time.monotonic() < deadline:
-            with lock:
-                if next(remaining, None) is None:
-                    return
-                level.sent += 1
-            problem = workload.one(kind, sender)
-            if problem:
-                with lock:
-                    level.errors += 1
-                    if len(level.error_samples) < 3:
-                        level.error_samples.append(problem)
-
-    began = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
-            future.result()
-    level.wall = time.perf_counter() - began
+    drive(level, concurrency, requests, deadline, lambda: workload.sender(server.url, level, lock),
+          lambda sender: workload.one(kind, sender), lock)
     return level
 
 
