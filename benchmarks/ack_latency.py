@@ -94,6 +94,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
     return time.monotonic() - began
 
 
+def submit_new_handoff(sender: SlackSender, form: dict[str, Any], finance: str, number: int) -> Reply:
+    """Submit the new-handoff form to the recipient in Finance, as form `number` (each a new view id, as
+    from another views.open: a view submitted again would be a replay)."""
+    return sender.view_submission(REQUESTER, {**form, "id": f"VBENCH{number:010d}"}, {
+        BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(finance), "Finance")},
+        BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
+        BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
+        BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
+    })
+
+
 def drive(level: Any, concurrency: int, requests: int, deadline: float, make_sender: Callable[[], SlackSender],
           one: Callable[[SlackSender], str | None], lock: threading.Lock) -> None:
     """Send `requests` requests from `concurrency` threads, each with its own sender, until all are sent or
@@ -246,13 +257,7 @@ class Bench:
         self.drain()
 
     def submit(self, sender: SlackSender) -> Reply:
-        view = {**self.form, "id": f"VBENCH{next(self._form_ids):010d}"}
-        return sender.view_submission(REQUESTER, view, {
-            BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(self.finance), "Finance")},
-            BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
-            BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
-            BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
-        })
+        return submit_new_handoff(sender, self.form, self.finance, next(self._form_ids))
 
     def one(self, kind: str, sender: SlackSender) -> str | None:
         """Send one request of `kind`; None when the ack was right, else what was wrong."""

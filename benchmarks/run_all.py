@@ -59,12 +59,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
-from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database  # noqa: E402
+from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database, submit_new_handoff  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.handoffs.models import Handoff  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
-from tests.slack_requests import Reply, SlackSender, http_transport, select_value, text_value, user_value  # noqa: E402
+from tests.slack_requests import Reply, SlackSender, http_transport  # noqa: E402
 from tests.slack_standin import SlackStandIn  # noqa: E402
 
 SECRET = "bench-signing-secret"
@@ -215,14 +215,7 @@ class Workload:
         self.card = self.standin.messages(RECIPIENT)[0]
 
     def submit(self, sender: SlackSender) -> Reply:
-        """The new-handoff form submitted; each time another form (view id), as from another views.open."""
-        view = {**self.form, "id": f"VBENCH{next(self._views):010d}"}
-        return sender.view_submission(REQUESTER, view, {
-            BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(self.finance), "Finance")},
-            BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
-            BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
-            BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
-        })
+        return submit_new_handoff(sender, self.form, self.finance, next(self._views))
 
     def one(self, kind: str, sender: SlackSender) -> str | None:
         """Send one request; None when it was acked with 200 and an empty body, else what went wrong."""
