@@ -68,11 +68,6 @@ class _Call:
     part: int | None = None  # which message of a notice sent as several (a digest)
 
 
-@dataclass
-class _Plan:
-    calls: list[_Call] = field(default_factory=list)
-
-
 def _hash(message: Message) -> str:
     return hashlib.sha256(json.dumps([message.text, message.blocks], sort_keys=True).encode()).hexdigest()
 
@@ -215,7 +210,7 @@ class Deliverer:
             plan = self._plan(session, message, locales)
         done: list[tuple[_Call, dict[str, Any]]] = []
         try:
-            for call in plan.calls:
+            for call in plan:
                 if not self._renew(message_id, claim):
                     log.warning("outbox %s: claimed by another process meanwhile; leaving it", message_id)
                     self._record(message_id, done)
@@ -234,8 +229,8 @@ class Deliverer:
                             counts=False)
             elif error.response.status_code >= 500:
                 self._retry(message_id, f"HTTP {error.response.status_code}", None)
-            elif code in GONE and plan.calls and plan.calls[len(done)].method == "chat.update":
-                self._forget(plan.calls[len(done)])
+            elif code in GONE and plan and plan[len(done)].method == "chat.update":
+                self._forget(plan[len(done)])
                 self._retry(message_id, code, timedelta(0), counts=False)
             elif code in PERMANENT:
                 self._dead(message_id, code)
@@ -270,17 +265,17 @@ class Deliverer:
                     SlackMessage.handoff_id == handoff.id)))
         return {p for p in people if _is_user(p)}
 
-    def _plan(self, session: Session, message: OutboxMessage, locales: dict[str, str | None]) -> _Plan:
+    def _plan(self, session: Session, message: OutboxMessage, locales: dict[str, str | None]) -> list[_Call]:
         """The Slack calls that deliver `message`, rendered from the current state."""
-        plan = _Plan()
+        plan: list[_Call] = []
         tr = translator(locales.get(message.target))
         if message.kind is NoticeKind.EPHEMERAL:
-            plan.calls.append(self._ephemeral(session, message, tr))
+            plan.append(self._ephemeral(session, message, tr))
             return plan
         if message.kind is NoticeKind.HOME:
             content = queries.home(session, message.target, self.clock.now())
             view = home_view(tr, content, home_page(session, message.target))
-            plan.calls.append(_Call("views.publish", {"user_id": message.target, "view": view}))
+            plan.append(_Call("views.publish", {"user_id": message.target, "view": view}))
             return plan
         if message.kind is NoticeKind.DIGEST:
             # The figures were computed when the digest was sent and are stored in the notice; the parts
@@ -291,7 +286,7 @@ class Deliverer:
                 if number >= posted:
                     call = self._post(message.target, rendered, [])
                     call.part = number
-                    plan.calls.append(call)
+                    plan.append(call)
             return plan
         if message.kind is NoticeKind.REMINDERS:
             loaded = self._load(session, message.params["items"])
@@ -300,7 +295,7 @@ class Deliverer:
                 rendered = reminders(tr, items, loaded)
                 rows = [{"handoff_id": h, "kind": message.kind, "target": message.target, "params": {"items": items}}
                         for h in dict.fromkeys(int(i["h"]) for i in items)]
-                plan.calls.append(self._post(message.target, rendered, rows))
+                plan.append(self._post(message.target, rendered, rows))
             return plan
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is None:
@@ -322,7 +317,7 @@ class Deliverer:
                     rendered = render(record.kind, translator(locale), facts)
                 digest = _hash(rendered)
                 if digest != record.content_hash:
-                    plan.calls.append(_Call("chat.update", {
+                    plan.append(_Call("chat.update", {
                         "channel": record.channel, "ts": record.ts, "text": rendered.text,
                         "blocks": rendered.blocks,
                     }, record=record, content_hash=digest))
@@ -331,7 +326,7 @@ class Deliverer:
         if not _is_user(message.target):
             tr = translator(locales.get(handoff.requester_id))
         rendered = render(message.kind, tr, facts)
-        plan.calls.append(self._post(message.target, rendered, [
+        plan.append(self._post(message.target, rendered, [
             {"handoff_id": handoff.id, "kind": message.kind, "target": message.target, "params": message.params}]))
         return plan
 
