@@ -22,6 +22,7 @@ from handoff_bot.followups import jobs
 from handoff_bot.followups.jobs import FollowupRunner
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
+from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
 from handoff_bot.slack.delivery import Deliverer
@@ -53,9 +54,10 @@ class Runtime:
         self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake, self.metrics.followups.inc)
         self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory,
                                     self.metrics.digests.inc)
-        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer)
+        self.after_response = AfterResponse()
+        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer, self.after_response)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
-        self.wsgi = make_wsgi(self.bolt, self.readiness, self.metrics.exposition)
+        self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
         self._socket_mode: Any = None
         self._scheduler: Any = None
 
@@ -112,9 +114,7 @@ class Runtime:
 
         try:
             if self.settings.app_token:
-                from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-                self._socket_mode = SocketModeHandler(self.bolt, self.settings.app_token)
+                self._socket_mode = socket_mode_handler(self.bolt, self.settings.app_token, self.after_response)
                 self._socket_mode.connect()
                 if self._socket_mode.client.is_connected():
                     log.info("connected to Slack in Socket Mode")
@@ -138,5 +138,19 @@ class Runtime:
             self._scheduler.shutdown(wait=False)
         if self._socket_mode is not None:
             threading.Thread(target=self._socket_mode.close, daemon=True).start()
+        self.after_response.shutdown(wait=True)
         self.deliverer.stop()
         self.db.dispose()
+
+
+def socket_mode_handler(bolt: Any, app_token: str, after_response: AfterResponse) -> Any:
+    """Bolt's Socket Mode handler, starting what a request submits once its ack has been sent."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    class Handler(SocketModeHandler):
+        def handle(self, client: Any, req: SocketModeRequest) -> None:
+            with after_response.answering():
+                super().handle(client, req)
+
+    return Handler(bolt, app_token)

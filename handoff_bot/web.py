@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from handoff_bot.slack.after_response import AfterResponse
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -23,14 +25,29 @@ def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -
     return [body]
 
 
+class _Answer:
+    """A response body that calls `then` when the server closes it, once the body has been written."""
+
+    def __init__(self, body: Iterable[bytes], then: Callable[[], None]) -> None:
+        self._body, self._then = body, then
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        self._then()
+
+
 def make_wsgi(
-    bolt: App, ready: Callable[[], dict[str, Any]], metrics: Callable[[], bytes] | None = None
+    bolt: App, after_response: AfterResponse, ready: Callable[[], dict[str, Any]],
+    metrics: Callable[[], bytes] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
     """`POST /slack/events` (Bolt verifies the signature), `GET /healthz` (process up),
     `GET /readyz` (`ready()` says whether the database answers and the outbox moves) and `GET /metrics`.
 
     Args:
         bolt: the Bolt app.
+        after_response: holds the work a request starts until its answer is written.
         ready: returns `{"ready": bool, ...details}`.
         metrics: returns Prometheus' text exposition for `GET /metrics`.
     """
@@ -44,9 +61,11 @@ def make_wsgi(
                 return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
             if not environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "").isdigit():
                 return _json(start_response, "401 Unauthorized", {"error": "invalid request"})
+            held = after_response.hold()
             try:
-                return slack(environ, start_response)
+                return _Answer(slack(environ, start_response), lambda: after_response.release(held))
             except Exception:
+                after_response.release(held)
                 log.warning("malformed request to %s", SLACK_PATH, exc_info=True)
                 return _json(start_response, "400 Bad Request", {"error": "malformed request"})
         if path == "/healthz" and method in ("GET", "HEAD"):

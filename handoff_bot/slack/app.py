@@ -54,8 +54,8 @@ def build_app(
 
     if middleware is not None:
         app.use(middleware)
-    commands.register(app, ctx)
-    actions.register(app, ctx)
+    commands.register(app, ctx, client)
+    actions.register(app, ctx, client)
     views.register(app, ctx)
     events.register(app, ctx)
     return app

@@ -1,10 +1,12 @@
-"""What listeners need: the database, the clock, people's profiles and the outbox worker."""
+"""What listeners need: the database, the clock, people's profiles, the outbox worker, and a way to
+do work once Slack has its ack."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from handoff_bot.clock import Clock
 from handoff_bot.db import Database
 from handoff_bot.handoffs.lifecycle import ActionRefused
-from handoff_bot.i18n import Translator, translator
+from handoff_bot.i18n import N_, Translator, translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.delivery import Deliverer
@@ -32,6 +34,22 @@ class SlackContext:
     clock: Clock
     directory: SlackDirectory
     deliverer: Deliverer
+    after_response: Executor
+
+    def later(self, user_id: str, channel_id: str | None, work: Callable[[], object]) -> None:
+        """Do `work` once the request's ack has gone out (see `after_response.AfterResponse`).
+
+        If it fails, the error is logged and `user_id` is told that nothing was changed.
+        """
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("the work after an ack failed")
+                self.say(user_id, N_("Something went wrong on our side and nothing was changed. Please try again "
+                                     "in a moment."), channel_id)
+
+        self.after_response.submit(run)
 
     def tr(self, user_id: str) -> Translator:
         """The translator for a user's Slack locale."""

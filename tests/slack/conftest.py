@@ -18,7 +18,7 @@ from handoff_bot.clock import FakeClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
 from handoff_bot.runtime import Runtime
-from tests.slack_requests import Reply, SlackSender
+from tests.slack_requests import Reply, SlackSender, http_transport
 from tests.slack_standin import SlackStandIn
 
 SECRET = "test-signing-secret"
@@ -46,6 +46,22 @@ def serve(app: Any) -> tuple[int, Callable[[], None]]:
         thread.join(5)
 
     return server.effective_port, stop
+
+
+def settled_sender(base_url: str, standin: SlackStandIn, runtime: Runtime) -> SlackSender:
+    """A sender whose every request returns once the work it started after its ack is done.
+
+    Clicks and `/handoff` are acked first; their state changes, modals and answers follow (see
+    `handoff_bot.slack.after_response`). Waiting here keeps the tests deterministic.
+    """
+    http = http_transport(base_url + "/slack/events")
+
+    def send(body: bytes, headers: dict[str, str]) -> Reply:
+        reply = http(body, headers)
+        assert runtime.after_response.wait_idle(10), "the work after the ack did not finish within 10 s"
+        return reply
+
+    return SlackSender(base_url, SECRET, standin, transport=send)
 
 
 @dataclass
@@ -110,7 +126,7 @@ def make_bot(db: Database, standin: SlackStandIn, clock: FakeClock, dept: Callab
         port, stop = serve(runtime.wsgi)
         started.append((runtime, stop))
         base_url = f"http://127.0.0.1:{port}"
-        return Bot(runtime, standin, SlackSender(base_url, SECRET, standin), clock, finance, sales, base_url)
+        return Bot(runtime, standin, settled_sender(base_url, standin, runtime), clock, finance, sales, base_url)
 
     yield build
     for runtime, stop in started:

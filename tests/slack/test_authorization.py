@@ -48,6 +48,7 @@ from tests.slack.conftest import (
     SECRET,
     Bot,
     serve,
+    settled_sender,
 )
 from tests.slack_requests import Reply, SlackSender, radio_value, text_value, user_value
 from tests.slack_standin import Call, SlackStandIn, dm_channel
@@ -296,7 +297,7 @@ def open_world(template: Path | Database, workdir: Path) -> Iterator[World]:
         port, stop = serve(runtime.wsgi)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            sender = SlackSender(base_url, SECRET, standin)
+            sender = settled_sender(base_url, standin, runtime)
             yield World(Bot(runtime, standin, sender, clock, finance, sales, base_url), db)
         finally:
             stop()

@@ -1,4 +1,8 @@
-"""Buttons. State changes happen before the ack; modals open right after it (lazy)."""
+"""Buttons: acked at once; the state change, the modal or the refusal follows once Slack has the ack.
+
+A click's ack shows the user nothing, so it waits for nothing: right after it the message is
+brought up to date, the modal opens or an ephemeral answer arrives.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -34,45 +38,53 @@ def _ids(value: str, parts: int) -> list[int]:
     return [int(p) for p in pieces]
 
 
-def register(app: App, ctx: SlackContext) -> None:
-    def act(body: dict[str, Any], parts: int, change: Callable[[Session, list[int], str], Any]) -> None:
-        """Apply a state change for the clicking user, or tell them why not."""
-        user_id = body["user"]["id"]
-        try:
-            ids = _ids(body["actions"][0].get("value", ""), parts)
-            ctx.run(lambda session: change(session, ids, user_id))
-        except ActionRefused as refusal:
-            ctx.tell(user_id, refusal, channel_of(body))
+def _well_formed(body: dict[str, Any]) -> bool:
+    """Whether a click has the shape Slack sends: a user id and a first action with a string value or none."""
+    user, actions = body.get("user"), body.get("actions")
+    if not (isinstance(user, dict) and isinstance(user.get("id"), str) and isinstance(actions, list) and actions):
+        return False
+    action = actions[0]
+    return isinstance(action, dict) and isinstance(action.get("value", ""), str | None)
 
-    def prepare_modal(body: dict[str, Any], context: BoltContext, parts: int, build: Build) -> None:
-        """Check the click is allowed now and build the modal; the lazy listener opens it."""
-        user_id = body["user"]["id"]
-        tr = ctx.tr(user_id)
-        try:
-            ids = _ids(body["actions"][0].get("value", ""), parts)
-            context["view"] = ctx.read(lambda session: build(session, ids, user_id, tr))
-        except ActionRefused as refusal:
-            ctx.tell(user_id, refusal, channel_of(body))
 
-    def open_modal(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        if not context.get("view"):
-            return
-        try:
-            client.views_open(trigger_id=body["trigger_id"], view=context["view"])
-        except SlackApiError as error:
-            log.warning("views.open failed: %s", error.response.get("error"))
-
-    def on(action_id: ActionId, parts: int, change: Callable[[Session, list[int], str], Any]) -> None:
+def register(app: App, ctx: SlackContext, client: WebClient) -> None:
+    def later(action_id: ActionId | re.Pattern[str], work: Callable[[dict[str, Any]], None]) -> None:
+        """Ack a click at once; do `work` once the ack has gone out."""
         def handler(ack: Ack, body: dict[str, Any]) -> None:
-            act(body, parts, change)
             ack()
+            if not _well_formed(body):
+                log.warning("ignored a malformed click: %.300r", body)
+                return
+            ctx.later(body["user"]["id"], channel_of(body), lambda: work(body))
         app.action(action_id)(handler)
 
+    def on(action_id: ActionId, parts: int, change: Callable[[Session, list[int], str], Any]) -> None:
+        """A button that changes the handoff for the clicking user, or tells them why not."""
+        def work(body: dict[str, Any]) -> None:
+            user_id = body["user"]["id"]
+            try:
+                ids = _ids(body["actions"][0].get("value", ""), parts)
+                ctx.run(lambda session: change(session, ids, user_id))
+            except ActionRefused as refusal:
+                ctx.tell(user_id, refusal, channel_of(body))
+        later(action_id, work)
+
     def modal_on(action_id: ActionId, parts: int, build: Build) -> None:
-        def check(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-            prepare_modal(body, context, parts, build)
-            ack()
-        app.action(action_id)(ack=check, lazy=[open_modal])
+        """A button that opens a modal if the clicking user may use it now, or tells them why not."""
+        def work(body: dict[str, Any]) -> None:
+            user_id = body["user"]["id"]
+            tr = ctx.tr(user_id)
+            try:
+                ids = _ids(body["actions"][0].get("value", ""), parts)
+                view = ctx.read(lambda session: build(session, ids, user_id, tr))
+            except ActionRefused as refusal:
+                ctx.tell(user_id, refusal, channel_of(body))
+                return
+            try:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+            except SlackApiError as error:
+                log.warning("views.open failed: %s", error.response.get("error"))
+        later(action_id, work)
 
     now = ctx.clock.now
 
@@ -119,20 +131,18 @@ def register(app: App, ctx: SlackContext) -> None:
     modal_on(ActionId.ANSWER, 1, answer_form)
     modal_on(ActionId.RATE, 1, rate_form)
 
-    def turn_page(ack: Ack, body: dict[str, Any]) -> None:
+    def turn_page(body: dict[str, Any]) -> None:
         """Home tab: show the page named by the button (the tab is published again)."""
-        ack()
         value = body["actions"][0].get("value") or ""
         if value.isdigit() and len(value) < 6:
             user_id = body["user"]["id"]
             ctx.run(lambda session: outbox.turn_home_page(session, user_id, int(value), now()))
 
-    app.action(ActionId.HOME_PREVIOUS)(turn_page)
-    app.action(ActionId.HOME_NEXT)(turn_page)
+    later(ActionId.HOME_PREVIOUS, turn_page)
+    later(ActionId.HOME_NEXT, turn_page)
 
-    def show_digest(ack: Ack, body: dict[str, Any]) -> None:
+    def show_digest(body: dict[str, Any]) -> None:
         """Home tab: send the manager this week's digest so far, by DM."""
-        ack()
         user_id = body["user"]["id"]
 
         def send(session: Session) -> bool:
@@ -144,10 +154,9 @@ def register(app: App, ctx: SlackContext) -> None:
         if not ctx.run(send):
             ctx.say(user_id, N_("You manage no department, so there is nothing to report."), channel_of(body))
 
-    app.action(ActionId.HOME_DIGEST)(show_digest)
+    later(ActionId.HOME_DIGEST, show_digest)
 
-    def unknown(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
+    def unknown(body: dict[str, Any]) -> None:
         ctx.say(body["user"]["id"], N_("That button is no longer in use."), channel_of(body))
 
-    app.action(re.compile(".*"))(unknown)
+    later(re.compile(".*"), unknown)

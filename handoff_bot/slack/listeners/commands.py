@@ -72,7 +72,7 @@ def export_since(args: list[str]) -> date | None:
     raise ValueError(" ".join(args))
 
 
-def register(app: App, ctx: SlackContext) -> None:
+def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def list_reply(user_id: str, variant: str, tr: Translator) -> dict[str, Any]:
         """The ephemeral answer to `/handoff list [open|mine|dept]`."""
         now = ctx.clock.now()
@@ -124,12 +124,13 @@ def register(app: App, ctx: SlackContext) -> None:
         note = context(tr.gettext("The whole digest is on its way to your messages with Handoff."))
         return {"blocks": [*parts[0].blocks[:49], note], "text": parts[0].text}
 
-    def answer_now(ack: Ack, command: dict[str, Any]) -> None:
+    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         user_id = command["user_id"]
         word = (command.get("text") or "").strip().lower()
         named = subcommand(command.get("text") or "")
         if word != "help" and named is None:
-            ack()  # the form: opened right after the ack, with nothing else in the way
+            ack()  # the form: opened once the ack has gone out, with nothing else in the way
+            ctx.later(user_id, command.get("channel_id"), lambda: open_form(command, respond))
             return
         tr = ctx.tr(user_id)
         if word == "help":
@@ -138,15 +139,14 @@ def register(app: App, ctx: SlackContext) -> None:
             ack(response_type="ephemeral", **list_reply(user_id, named[1][0] if named[1] else "", tr))
         elif named is not None and named[0] == "export":
             ack(response_type="ephemeral", text=export_reply(user_id, named[1], tr))
+            args = named[1]
+            ctx.later(user_id, command.get("channel_id"), lambda: send_export(user_id, args, respond))
         elif named is not None and named[0] == "digest":
             ack(response_type="ephemeral", **digest_reply(user_id, tr))
         else:
             ack()
 
-    def open_form(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        word = (command.get("text") or "").strip().lower()
-        if word in ("help", "list") or subcommand(command.get("text") or "") is not None:
-            return
+    def open_form(command: dict[str, Any], respond: Respond) -> None:
         user_id = command["user_id"]
         title, recipient = parse_text(command.get("text") or "")
         all_departments = ctx.read(departments.all_departments)
@@ -166,14 +166,10 @@ def register(app: App, ctx: SlackContext) -> None:
                 "Slack could not open the form ({error}). Please type /handoff again.",
                 error=error.response.get("error", "error")))
 
-    def send_export(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def send_export(user_id: str, args: list[str], respond: Respond) -> None:
         """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
-        named = subcommand(command.get("text") or "")
-        if named is None or named[0] != "export":
-            return
-        user_id = command["user_id"]
         try:
-            since = export_since(named[1])
+            since = export_since(args)
         except ValueError:
             return
         tr = ctx.tr(user_id)
@@ -204,4 +200,4 @@ def register(app: App, ctx: SlackContext) -> None:
                 "Slack did not take the CSV file ({error}). Please try `/handoff export` again later.",
                 error=error.response.get("error", "error")))
 
-    app.command("/handoff")(ack=answer_now, lazy=[open_form, send_export])
+    app.command("/handoff")(answer_now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from sqlalchemy.orm import Session
 
 from handoff_bot.outbox import service as outbox
@@ -15,7 +15,8 @@ USER_ID = re.compile(r"[UW][A-Z0-9]{1,31}")
 
 
 def register(app: App, ctx: SlackContext) -> None:
-    def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+    def home_opened(ack: Ack, event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()  # the Home tab is published once Slack has the ack
         if event.get("tab", "home") != "home" or not USER_ID.fullmatch(str(event.get("user") or "")):
             return
         user_id, event_id = event["user"], str(body.get("event_id") or "")
@@ -26,7 +27,7 @@ def register(app: App, ctx: SlackContext) -> None:
             if not event_id or outbox.first_delivery(session, event_id, now):
                 outbox.home_opened(session, user_id, now)
 
-        ctx.run(handle)
+        ctx.later(user_id, None, lambda: ctx.run(handle))
 
     def ignore() -> None:
         return None
