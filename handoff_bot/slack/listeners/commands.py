@@ -149,14 +149,14 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def open_form(command: dict[str, Any], respond: Respond) -> None:
         user_id = command["user_id"]
         title, recipient = parse_text(command.get("text") or "")
-        all_departments = ctx.read(departments.all_departments)
+        all_departments, own = ctx.read(
+            lambda session: (departments.all_departments(session), departments.departments_of(session, user_id)))
         tr = ctx.tr(user_id)
         if not all_departments:
             respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
                 "No departments are set up yet. An admin can import them with "
                 "`python -m handoff_bot departments import FILE`."))
             return
-        own = ctx.read(lambda s: departments.departments_of(s, user_id))
         view = modals.new_handoff(tr, all_departments, own_departments=own, title=title, recipient_id=recipient,
                                   channel_id=command.get("channel_id"))
         try:
