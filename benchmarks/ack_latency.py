@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/ack_latency.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python benchmarks/ack_latency.py --requests 50 --concurrency 1,10   # a quick run
 
-Starts the Slack stand-in (tests/slack_standin.py) in this process and `python app.py` in HTTP
+Starts the Slack stand-in (tests/slack_standin.py) in a process of its own and `python app.py` in HTTP
 mode as a subprocess, then sends signed requests over loopback from a pool of threads:
 
     /handoff help       pure ack (the help text is the response body)
@@ -51,11 +51,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
+from benchmarks.standin_process import StandInProcess  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
 from tests.slack_requests import Reply, SlackSender, http_transport, select_value, text_value, user_value  # noqa: E402
-from tests.slack_standin import SlackStandIn  # noqa: E402
 
 SECRET = "bench-signing-secret"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
@@ -218,7 +218,7 @@ HEADER = ("| request          | conc | sent |   req/s | p50 ms | p95 ms | p99 ms
 
 
 class Bench:
-    def __init__(self, standin: SlackStandIn, app_url: str, db: Database) -> None:
+    def __init__(self, standin: StandInProcess, app_url: str, db: Database) -> None:
         self.standin = standin
         self.db = db
         self.url = app_url + "/slack/events"
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown kinds {sorted(unknown)}; choose from {', '.join(KINDS)}")
 
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp, \
-            scratch_database(args.database_url, Path(tmp)) as database_url, SlackStandIn() as standin:
+            scratch_database(args.database_url, Path(tmp)) as database_url, StandInProcess() as standin:
         workdir = Path(tmp)
         for user in (REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER):
             standin.add_user(user)

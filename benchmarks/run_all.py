@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/run_all.py --database-url postgresql+psycopg://user@host:5432/postgres
 
 What it runs, one server at a time, all on loopback, all talking to one Slack stand-in
-(`tests/slack_standin.py`) in this process:
+(`tests/slack_standin.py`) in a process of its own (`benchmarks/standin_process.py`):
 
 1. `python app.py` on a fresh SQLite file, as deployed (waitress, 8 threads, its outbox worker
    and schedulers running);
@@ -60,12 +60,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
 from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database, submit_new_handoff  # noqa: E402
+from benchmarks.standin_process import StandInProcess  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.handoffs.models import Handoff  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
 from tests.slack_requests import Reply, SlackSender, http_transport  # noqa: E402
-from tests.slack_standin import SlackStandIn  # noqa: E402
 
 SECRET = "bench-signing-secret"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
@@ -77,6 +77,7 @@ REQUEST_TIMEOUT = 10.0
 FOLLOW_UP_TIMEOUT = 60.0
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 FLOOR = "bare Bolt, pbr=True"
+SERVERS = ("sqlite", "postgresql", "bolt-default", "floor")  # --servers
 
 
 def free_port() -> int:
@@ -177,7 +178,7 @@ class Level:
 class Workload:
     """The three requests, signed and sent to one server; the payloads are shared by all servers."""
 
-    def __init__(self, standin: SlackStandIn) -> None:
+    def __init__(self, standin: StandInProcess) -> None:
         self.standin = standin
         self.form: dict[str, Any] = {}
         self.finance = ""
@@ -252,7 +253,7 @@ def outbox_empty(db: Database) -> bool:
             OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING])))
 
 
-def follow_up(standin: SlackStandIn, db: Database, level: Level, calls_before: int, handoffs_before: int) -> None:
+def follow_up(standin: StandInProcess, db: Database, level: Level, calls_before: int, handoffs_before: int) -> None:
     """Wait for the work app.py does after its acks; describe it in `level.follow_up`."""
     began = time.monotonic()
     if level.kind in ("command", "click"):
@@ -289,7 +290,7 @@ class Process:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, workdir: Path, standin: SlackStandIn) -> None:
+    def __init__(self, args: argparse.Namespace, workdir: Path, standin: StandInProcess) -> None:
         self.args = args
         self.workdir = workdir
         self.standin = standin
@@ -439,7 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, help="skip the remaining levels after this many seconds "
                                                      "(default 540, --quick 100)")
     parser.add_argument("--restarts", type=int, help="restarts of app.py timed (default 3, --quick 1)")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"which servers to load, comma-separated (default {','.join(SERVERS)})")
     args = parser.parse_args(argv)
+    servers = args.servers.split(",")
+    if set(servers) - set(SERVERS):
+        parser.error(f"unknown servers {sorted(set(servers) - set(SERVERS))}; choose from {', '.join(SERVERS)}")
     quick = args.quick
     args.requests = args.requests or (100 if quick else 400)
     args.level_timeout = args.level_timeout or (8.0 if quick else 20.0)
@@ -454,19 +460,23 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs, load average {load_avg[0]:.2f} at start, {platform.platform()}, "
           f"Python {platform.python_version()}", flush=True)
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="handoff-runall-") as tmp, SlackStandIn() as standin, ExitStack() as stack:
+    with (tempfile.TemporaryDirectory(prefix="handoff-runall-") as tmp, StandInProcess() as standin,
+          ExitStack() as stack):
         workdir = Path(tmp)
         for user in (REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER):
             standin.add_user(user)
         bench = Bench(args, workdir, standin)
-        bench.app("SQLite", f"sqlite:///{workdir / 'bench.db'}")
-        if postgres_reachable(args.database_url):
+        if "sqlite" in servers:
+            bench.app("SQLite", f"sqlite:///{workdir / 'bench.db'}")
+        if "postgresql" in servers and postgres_reachable(args.database_url):
             bench.app("PostgreSQL", stack.enter_context(scratch_database(args.database_url, workdir)))
-        else:
+        elif "postgresql" in servers:
             bench.notes.append(f"PostgreSQL at {make_url(args.database_url).render_as_string()} did not answer: "
                                "skipped")
-        bench.bare(process_before_response=False)
-        bench.bare(process_before_response=True)
+        if "bolt-default" in servers:
+            bench.bare(process_before_response=False)
+        if "floor" in servers:
+            bench.bare(process_before_response=True)
 
         print(f"\nAck latency (client wall time per request; floor = {FLOOR}: a bare Bolt app that only acks, "
               "ack inline)\n")
