@@ -4,8 +4,9 @@ Listeners ack at once and hand the rest (the state change of a click, `views.ope
 the Home tab) to `SlackContext.later`, which submits it here. Started at once, that work would
 compete with the answer for the interpreter (a thread waiting for the GIL waits up to the switch
 interval, 5 ms by default). So while a request is being answered (`answering()`, or `hold()` …
-`release()` around it) this executor holds what the request submits, and starts it on its thread
-pool once the server has written the answer.
+`release()` around it) this executor holds what the request submits, and starts it once the
+server has written the answer: on its thread pool, or, when every pool thread is busy, in the
+thread that answered (see `_start`).
 
 (Bolt's own lazy listeners are not used: Bolt deep-copies the request and its context for each
 one before it answers, about 0.6 ms a listener.)
@@ -27,8 +28,10 @@ class AfterResponse(Executor):
 
     def __init__(self, workers: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="after-response")
+        self._workers = workers
         self._local = threading.local()
-        self._busy = 0
+        self._busy = 0  # submitted and not finished: held, on the pool or running in a caller
+        self._pooled = 0  # on the pool and not finished
         self._idle = threading.Condition()
 
     @contextmanager
@@ -67,6 +70,16 @@ class AfterResponse(Executor):
 
     def _start(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> None:
+        """Run on a free pool thread; when every one is taken, here and now.
+
+        Work never queues: a `views.open` must use its trigger_id within 3 s, so under a burst the
+        thread that answered the request does its work (and takes no new request meanwhile) rather
+        than leaving it behind a backlog.
+        """
+        with self._idle:
+            pooled = self._pooled < self._workers
+            self._pooled += pooled
+
         def run() -> None:
             try:
                 if future.set_running_or_notify_cancel():
@@ -77,9 +90,13 @@ class AfterResponse(Executor):
             finally:
                 with self._idle:
                     self._busy -= 1
+                    self._pooled -= pooled
                     self._idle.notify_all()
 
-        self._pool.submit(run)
+        if pooled:
+            self._pool.submit(run)
+        else:
+            run()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing submitted is held, queued or running; False on timeout."""

@@ -32,6 +32,20 @@ def test_work_submitted_outside_a_request_starts_at_once() -> None:
         executor.shutdown()
 
 
+def test_when_every_worker_is_busy_the_work_runs_in_the_answering_thread_instead_of_waiting() -> None:
+    executor = AfterResponse(workers=1)
+    release_worker = threading.Event()
+    ran_in: list[threading.Thread] = []
+    try:
+        executor.submit(release_worker.wait, 5)
+        with executor.answering():
+            executor.submit(lambda: ran_in.append(threading.current_thread()))
+        assert ran_in == [threading.current_thread()]  # done by the time the answer's thread moves on
+    finally:
+        release_worker.set()
+        executor.shutdown()
+
+
 def test_a_failure_after_the_ack_is_logged_and_the_user_is_told(bot: Bot) -> None:
     def broken() -> None:
         raise RuntimeError("the database went away")
