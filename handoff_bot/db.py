@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,16 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        # SQLite has one writer. A writer that finds the lock taken polls (sleeping up to 100 ms
+        # between tries) and can lose to newcomers again and again; the threads of this process
+        # wait their turn on a lock instead, and are woken as soon as it is free.
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext())
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        with self._writer, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
