@@ -8,8 +8,8 @@ Starts the Slack stand-in (tests/slack_standin.py) in a process of its own and `
 mode as a subprocess, then sends signed requests over loopback from a pool of threads:
 
     /handoff help       pure ack (the help text is the response body)
-    /handoff            ack, then views.open from a lazy listener (the form)
-    refused click       an outsider clicks "Confirm my understanding": ack, an ephemeral answer via the outbox
+    /handoff            ack, then views.open once the ack is out (the form)
+    refused click       an outsider clicks "Confirm my understanding": ack, then an ephemeral answer via the outbox
     view_submission     the new-handoff form submitted: a handoff, a card and a receipt via the outbox
 
 The ack time is the client's wall time of one HTTP request (connect, send, answer). Between

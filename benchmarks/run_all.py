@@ -17,11 +17,11 @@ What it runs, one server at a time, all on loopback, all talking to one Slack st
 
 Each gets signed requests over HTTP (`tests/slack_requests.py`) from 1, 10, 50 and 100 threads:
 
-    /handoff          the slash command; app.py acks, then opens the form (lazy views.open)
+    /handoff          the slash command; app.py acks, then opens the form (views.open once the ack is out)
     view_submission   the new-handoff form, each submission a different form (view id): app.py
                       records a handoff in the ack, card and receipt go out through the outbox
-    button click      the recipient clicks "Confirm my understanding": app.py checks it may in
-                      the ack, then opens the restatement modal (lazy views.open)
+    button click      the recipient clicks "Confirm my understanding": app.py acks, then checks
+                      the click and opens the restatement modal (views.open once the ack is out)
 
 The ack time is the client's wall time of one request. After each level of app.py the script
 waits until the follow-up work is done (forms opened, outbox empty) before the next level, and
@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
+from benchmarks import ack_latency  # noqa: E402
 from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database, submit_new_handoff  # noqa: E402
 from benchmarks.standin_process import StandInProcess  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
@@ -152,27 +153,16 @@ class Server:
 
 
 @dataclass
-class Level:
-    target: str
-    kind: str
-    concurrency: int
-    latencies: list[float] = field(default_factory=list)
-    sent: int = 0
-    errors: int = 0
-    error_samples: list[str] = field(default_factory=list)
-    wall: float = 0.0
-    follow_up: str = ""
+class Level(ack_latency.Level):
+    """One level against one server (`target`), with the handoffs it recorded."""
+
+    target: str = ""
     handoffs: int = 0
     drained_after: float | None = None
 
     @property
     def rate(self) -> float:
         return self.sent / self.wall if self.wall else float("nan")
-
-    def percentile(self, p: int) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] * 1000 if self.latencies else float("nan")
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
 class Workload:
@@ -234,7 +224,7 @@ class Workload:
 
 def run_level(workload: Workload, server: Server, kind: str, concurrency: int, requests: int,
               timeout: float) -> Level:
-    level = Level(server.name, kind, concurrency)
+    level = Level(kind, concurrency, target=server.name)
     lock = threading.Lock()
     deadline = time.monotonic() + timeout
     drive(level, concurrency, requests, deadline, lambda: workload.sender(server.url, level, lock),
