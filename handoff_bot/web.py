@@ -35,7 +35,12 @@ class _Answer:
         return iter(self._body)
 
     def close(self) -> None:
-        self._then()
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._then()
 
 
 def make_wsgi(

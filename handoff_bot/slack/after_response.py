@@ -94,9 +94,12 @@ class AfterResponse(Executor):
                     self._idle.notify_all()
 
         if pooled:
-            self._pool.submit(run)
-        else:
-            run()
+            try:
+                self._pool.submit(run)
+                return
+            except RuntimeError:  # the pool is shut down (the process is stopping): do it here
+                pass
+        run()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing submitted is held, queued or running; False on timeout."""

@@ -46,8 +46,11 @@ class SlackContext:
                 work()
             except Exception:
                 log.exception("the work after an ack failed")
-                self.say(user_id, N_("Something went wrong on our side and nothing was changed. Please try again "
-                                     "in a moment."), channel_id)
+                try:
+                    self.say(user_id, N_("Something went wrong on our side and nothing was changed. Please try "
+                                         "again in a moment."), channel_id)
+                except Exception:
+                    log.exception("could not tell %s either", user_id)
 
         self.after_response.submit(run)
 
