@@ -40,6 +40,7 @@ so the test waits for that at the end; it is most of its run time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import threading
@@ -279,18 +280,33 @@ class CrashRun:
                 return {**message, "channel": channel}
         return None
 
-    def _views(self, callback_id: str) -> int:
-        return len([c for c in self.standin.calls_to("views.open")
-                    if (c.params.get("view") or {}).get("callback_id") == callback_id])
+    def _opened(self, callback_id: str, handoff_id: int | None = None) -> list[str]:
+        """The ids of the views opened with `callback_id` (about `handoff_id`, if given), oldest first."""
+        ids = []
+        for call in self.standin.calls_to("views.open"):
+            view = call.params.get("view") or {}
+            if not call.ok or view.get("callback_id") != callback_id:
+                continue
+            if handoff_id is None or json.loads(view.get("private_metadata") or "{}").get("h") == handoff_id:
+                assert call.response is not None
+                ids.append(call.response["view"]["id"])
+        return ids
 
-    def _wait_view(self, callback_id: str, count: int, killed: bool) -> dict[str, Any] | None:
+    def _views(self, callback_id: str, handoff_id: int | None = None) -> int:
+        return len(self._opened(callback_id, handoff_id))
+
+    def _wait_view(self, callback_id: str, count: int, killed: bool,
+                   handoff_id: int | None = None) -> dict[str, Any] | None:
         """The modal the bot opened after a click or command; None if it did not (after a kill the
-        dead process cannot open it any more, so there is nothing to wait for)."""
+        dead process cannot open it any more, so there is nothing to wait for). A kill can also land
+        just after a dead process opened a modal for an earlier click, which then shows up late:
+        with `handoff_id`, only a modal about that handoff counts."""
         try:
-            self.standin.wait_for(lambda _: self._views(callback_id) >= count, 0 if killed else STEP_WAIT)
+            self.standin.wait_for(lambda _: self._views(callback_id, handoff_id) >= count,
+                                  0 if killed else STEP_WAIT)
         except AssertionError:
             return None
-        return self.standin.last_view(callback_id)
+        return self.standin.view(self._opened(callback_id, handoff_id)[-1])
 
     # -- what users do -------------------------------------------------------------------
 
@@ -419,10 +435,11 @@ class CrashRun:
         if self.state(item) is not HandoffState.SENT:  # a restatement lost to a kill had committed
             item.notices.append(NoticeKind.REVIEW)
             return True
-        opened, kills = self._views(CallbackId.RESTATE), len(self.kills)
+        opened, kills = self._views(CallbackId.RESTATE, item.handoff_id), len(self.kills)
         if not self.click(item, RECIPIENT, NoticeKind.RECIPIENT_CARD, ActionId.CONFIRM_UNDERSTANDING):
             return False
-        view = self._wait_view(CallbackId.RESTATE, opened + 1, killed=len(self.kills) > kills)
+        view = self._wait_view(CallbackId.RESTATE, opened + 1, killed=len(self.kills) > kills,
+                               handoff_id=item.handoff_id)
         if view is None:
             return False  # the modal died with the process: click again later
         values = {BlockId.point(1): {ActionId.INPUT: text_value("Sum the totals by region")},
