@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from datetime import timedelta
@@ -126,6 +127,7 @@ class Runtime:
             server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
                                    max_request_body_size=MAX_BODY, ident="handoff")
             log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
+            gc.freeze()  # what start-up built stays: the collector need not walk it while requests wait
             try:
                 server.run()
             finally:

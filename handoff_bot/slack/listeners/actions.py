@@ -48,15 +48,11 @@ def _well_formed(body: dict[str, Any]) -> bool:
 
 
 def register(app: App, ctx: SlackContext, client: WebClient) -> None:
-    def later(action_id: ActionId | re.Pattern[str], work: Callable[[dict[str, Any]], None]) -> None:
-        """Ack a click at once; do `work` once the ack has gone out."""
-        def handler(ack: Ack, body: dict[str, Any]) -> None:
-            ack()
-            if not _well_formed(body):
-                log.warning("ignored a malformed click: %.300r", body)
-                return
-            ctx.later(body["user"]["id"], channel_of(body), lambda: work(body))
-        app.action(action_id)(handler)
+    works: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+    def later(action_id: ActionId, work: Callable[[dict[str, Any]], None]) -> None:
+        """On a click of `action_id`: ack at once, do `work` once the ack has gone out."""
+        works[action_id] = work
 
     def on(action_id: ActionId, parts: int, change: Callable[[Session, list[int], str], Any]) -> None:
         """A button that changes the handoff for the clicking user, or tells them why not."""
@@ -159,4 +155,15 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def unknown(body: dict[str, Any]) -> None:
         ctx.say(body["user"]["id"], N_("That button is no longer in use."), channel_of(body))
 
-    later(re.compile(".*"), unknown)
+    def click(ack: Ack, body: dict[str, Any]) -> None:
+        # One listener for every button: Bolt tries its listeners one by one, each try costing about
+        # 0.05 ms before the ack, so the buttons are told apart here, with one lookup.
+        ack()
+        if not _well_formed(body):
+            log.warning("ignored a malformed click: %.300r", body)
+            return
+        action_id = body["actions"][0].get("action_id")
+        work = works.get(action_id, unknown) if isinstance(action_id, str) else unknown
+        ctx.later(body["user"]["id"], channel_of(body), lambda: work(body))
+
+    app.action(re.compile(".*"))(click)

@@ -161,10 +161,10 @@ def register(app: App, ctx: SlackContext) -> None:
         rating = _int(form.choice(BlockId.RATING)) or 0
         handoffs.rate(session, handoff_id, user_id, rating, form.text(BlockId.COMMENT), ctx.clock.now())
 
+    works: dict[str, Callable[[Session, Form, str], Any]] = {}
+
     def on(callback_id: CallbackId, work: Callable[[Session, Form, str], Any]) -> None:
-        def handler(ack: Ack, body: dict[str, Any]) -> None:
-            submit(ack, body, work)
-        app.view(callback_id)(handler)
+        works[callback_id] = work
 
     def reassign(session: Session, form: Form, user_id: str) -> None:
         handoff_id = form.number("h")
@@ -181,8 +181,18 @@ def register(app: App, ctx: SlackContext) -> None:
     on(CallbackId.ANSWER, answer)
     on(CallbackId.RATE, rate)
 
-    def closed_or_unknown(ack: Ack) -> None:
+    def submitted(ack: Ack, body: dict[str, Any]) -> None:
+        # One listener for every form (see `actions.register`): told apart here, with one lookup.
+        view = body.get("view")
+        callback_id = view.get("callback_id") if isinstance(view, dict) else None
+        work = works.get(callback_id) if isinstance(callback_id, str) else None
+        if work is None:
+            ack()
+            return
+        submit(ack, body, work)
+
+    def closed(ack: Ack) -> None:
         ack()
 
-    app.view_closed(re.compile(".*"))(closed_or_unknown)
-    app.view(re.compile(".*"))(closed_or_unknown)
+    app.view(re.compile(".*"))(submitted)
+    app.view_closed(re.compile(".*"))(closed)
