@@ -106,18 +106,25 @@ def submit_new_handoff(sender: SlackSender, form: dict[str, Any], finance: str, 
 
 
 def drive(level: Any, concurrency: int, requests: int, deadline: float, make_sender: Callable[[], SlackSender],
-          one: Callable[[SlackSender], str | None], lock: threading.Lock) -> None:
+          one: Callable[[SlackSender], str | None], lock: threading.Lock, interval: float = 0.0) -> None:
     """Send `requests` requests from `concurrency` threads, each with its own sender, until all are sent or
-    `deadline` (monotonic) passes; counts `level.sent`, `level.errors` (with samples) and `level.wall`."""
+    `deadline` (monotonic) passes; counts `level.sent`, `level.errors` (with samples) and `level.wall`.
+
+    With `interval`, request n is not sent before `n * interval` seconds after the start (a steady
+    arrival rate, as from many users, rather than each answer triggering the next request)."""
     remaining = iter(range(requests))
+    began = time.perf_counter()
 
     def worker() -> None:
         sender = make_sender()
         while time.monotonic() < deadline:
             with lock:
-                if next(remaining, None) is None:
+                number = next(remaining, None)
+                if number is None:
                     return
                 level.sent += 1
+            if interval and (wait := began + number * interval - time.perf_counter()) > 0:
+                time.sleep(wait)
             problem = one(sender)
             if problem:
                 with lock:
@@ -125,7 +132,6 @@ def drive(level: Any, concurrency: int, requests: int, deadline: float, make_sen
                     if len(level.error_samples) < 3:
                         level.error_samples.append(problem)
 
-    began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         for future in [pool.submit(worker) for _ in range(concurrency)]:
             future.result()

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, under 10 minutes
     .venv/bin/python benchmarks/run_all.py --quick    # 100 requests per level, under 2 minutes
     .venv/bin/python benchmarks/run_all.py --database-url postgresql+psycopg://user@host:5432/postgres
+    .venv/bin/python benchmarks/run_all.py --servers sqlite,floor --pace 0   # some servers, no steady level
 
 What it runs, one server at a time, all on loopback, all talking to one Slack stand-in
 (`tests/slack_standin.py`) in a process of its own (`benchmarks/standin_process.py`):
@@ -15,7 +16,9 @@ What it runs, one server at a time, all on loopback, all talking to one Slack st
    (`process_before_response=False`), on the same server stack;
 4. the same with `process_before_response=True`: the floor the ratios are taken against.
 
-Each gets signed requests over HTTP (`tests/slack_requests.py`) from 1, 10, 50 and 100 threads:
+Each gets signed requests over HTTP (`tests/slack_requests.py`) from 1, 10, 50 and 100 threads,
+each thread sending its next request as soon as the last one is answered, and first from one
+thread at a steady 20 requests/s (`--pace`; at most 100 requests), as many users would send them:
 
     /handoff          the slash command; app.py acks, then opens the form (views.open once the ack is out)
     view_submission   the new-handoff form, each submission a different form (view id): app.py
@@ -74,6 +77,8 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KINDS = ("command", "submission", "click")
 LABELS = {"command": "/handoff", "submission": "view_submission", "click": "button click"}
 LEVELS = (1, 10, 50, 100)
+PACE = 20.0  # --pace: requests per second of the steady-rate level
+PACED_REQUESTS = 100  # at most, per steady-rate level
 REQUEST_TIMEOUT = 10.0
 FOLLOW_UP_TIMEOUT = 60.0
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
@@ -157,8 +162,13 @@ class Level(ack_latency.Level):
     """One level against one server (`target`), with the handoffs it recorded."""
 
     target: str = ""
+    pace: float = 0.0  # requests per second sent at a steady rate; 0: each as soon as the previous is answered
     handoffs: int = 0
     drained_after: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.pace:.0f}/s" if self.pace else str(self.concurrency)
 
     @property
     def rate(self) -> float:
@@ -223,12 +233,12 @@ class Workload:
 
 
 def run_level(workload: Workload, server: Server, kind: str, concurrency: int, requests: int,
-              timeout: float) -> Level:
-    level = Level(kind, concurrency, target=server.name)
+              timeout: float, pace: float = 0.0) -> Level:
+    level = Level(kind, concurrency, target=server.name, pace=pace)
     lock = threading.Lock()
     deadline = time.monotonic() + timeout
     drive(level, concurrency, requests, deadline, lambda: workload.sender(server.url, level, lock),
-          lambda sender: workload.one(kind, sender), lock)
+          lambda sender: workload.one(kind, sender), lock, interval=1 / pace if pace else 0.0)
     return level
 
 
@@ -305,19 +315,21 @@ class Bench:
         return server
 
     def load(self, server: Server, db: Database | None) -> None:
+        paced = [(1, self.args.pace)] if self.args.pace else []
         for kind in KINDS:
-            for concurrency in LEVELS:
+            for concurrency, pace in [*paced, *((c, 0.0) for c in LEVELS)]:
+                name = f"{pace:.0f}/s" if pace else str(concurrency)
                 if self.over_budget():
-                    self.notes.append(f"{server.name}: {LABELS[kind]} at {concurrency} skipped (--budget)")
+                    self.notes.append(f"{server.name}: {LABELS[kind]} at {name} skipped (--budget)")
                     continue
                 calls_before = len(self.standin.calls)
                 handoffs_before = count_handoffs(db) if db is not None else 0
-                level = run_level(self.workload, server, kind, concurrency, max(self.args.requests, concurrency),
-                                  self.args.level_timeout)
+                requests = min(self.args.requests, PACED_REQUESTS) if pace else max(self.args.requests, concurrency)
+                level = run_level(self.workload, server, kind, concurrency, requests, self.args.level_timeout, pace)
                 if db is not None:
                     follow_up(self.standin, db, level, calls_before, handoffs_before)
                 self.levels.append(level)
-                print(f"  {server.name:<22} {LABELS[kind]:<16} {concurrency:>4}: {level.rate:7.0f} req/s, "
+                print(f"  {server.name:<22} {LABELS[kind]:<16} {level.label:>5}: {level.rate:7.0f} req/s, "
                       f"p50 {level.percentile(50):6.1f} ms, p99 {level.percentile(99):7.1f} ms, "
                       f"errors {level.errors} {level.follow_up}", flush=True)
                 if server.proc.poll() is not None:
@@ -360,22 +372,23 @@ class Bench:
     # -- the tables ----------------------------------------------------------------------
 
     def ack_table(self) -> str:
-        floor = {(lv.kind, lv.concurrency): lv for lv in self.levels if lv.target == FLOOR}
+        floor = {(lv.kind, lv.label): lv for lv in self.levels if lv.target == FLOOR}
         lines = [
-            "| request         | conc | server                 |  req/s | p50 ms | p95 ms | p99 ms |  max ms | errs "
+            "| request         |  conc | server                 |  req/s | p50 ms | p95 ms | p99 ms |  max ms | errs "
             "| req/s ÷ floor | p50 × floor | p99 × floor |",
-            "|-----------------|-----:|------------------------|-------:|-------:|-------:|-------:|--------:|-----:"
+            "|-----------------|------:|------------------------|-------:|-------:|-------:|-------:|--------:|-----:"
             "|--------------:|------------:|------------:|",
         ]
         order = {name: n for n, name in enumerate(p.name for p in self.processes)}
-        for level in sorted(self.levels, key=lambda lv: (KINDS.index(lv.kind), lv.concurrency, order[lv.target])):
-            base = floor.get((level.kind, level.concurrency))
+        for level in sorted(self.levels, key=lambda lv: (KINDS.index(lv.kind), not lv.pace, lv.concurrency,
+                                                         order[lv.target])):
+            base = floor.get((level.kind, level.label))
             ratios = ["", "", ""]
             if base is not None and level.target != FLOOR:
                 ratios = [f"{level.rate / base.rate:.2f}", f"{level.percentile(50) / base.percentile(50):.1f}",
                           f"{level.percentile(99) / base.percentile(99):.1f}"]
             lines.append(
-                f"| {LABELS[level.kind]:<15} | {level.concurrency:>4} | {level.target:<22} | {level.rate:>6.0f} | "
+                f"| {LABELS[level.kind]:<15} | {level.label:>5} | {level.target:<22} | {level.rate:>6.0f} | "
                 f"{level.percentile(50):>6.1f} | {level.percentile(95):>6.1f} | {level.percentile(99):>6.1f} | "
                 f"{max(level.latencies, default=0) * 1000:>7.1f} | {level.errors:>4} | {ratios[0]:>13} | "
                 f"{ratios[1]:>11} | {ratios[2]:>11} |")
@@ -389,7 +402,7 @@ class Bench:
             cells = []
             for backend in backends:
                 level = next((lv for lv in self.levels if lv.target == backend and lv.kind == "submission"
-                              and lv.concurrency == concurrency), None)
+                              and lv.concurrency == concurrency and not lv.pace), None)
                 if level is None or not level.wall:
                     cells.append(f"{'':>12} | {'':>16}")
                     continue
@@ -430,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, help="skip the remaining levels after this many seconds "
                                                      "(default 540, --quick 100)")
     parser.add_argument("--restarts", type=int, help="restarts of app.py timed (default 3, --quick 1)")
+    parser.add_argument("--pace", type=float, default=PACE,
+                        help=f"one more level per request: 1 thread sending {PACE:.0f} requests/s at a steady "
+                             "rate (0: none)")
     parser.add_argument("--servers", default=",".join(SERVERS),
                         help=f"which servers to load, comma-separated (default {','.join(SERVERS)})")
     args = parser.parse_args(argv)
