@@ -55,7 +55,15 @@ from benchmarks.standin_process import StandInProcess  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
-from tests.slack_requests import Reply, SlackSender, http_transport, select_value, text_value, user_value  # noqa: E402
+from tests.slack_requests import (  # noqa: E402
+    Reply,
+    SlackSender,
+    Transport,
+    http_transport,
+    select_value,
+    text_value,
+    user_value,
+)
 
 SECRET = "bench-signing-secret"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
@@ -94,15 +102,55 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
     return time.monotonic() - began
 
 
-def submit_new_handoff(sender: SlackSender, form: dict[str, Any], finance: str, number: int) -> Reply:
-    """Submit the new-handoff form to the recipient in Finance, as form `number` (each a new view id, as
-    from another views.open: a view submitted again would be a replay)."""
-    return sender.view_submission(REQUESTER, {**form, "id": f"VBENCH{number:010d}"}, {
-        BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(finance), "Finance")},
-        BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
-        BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
-        BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
-    })
+def timed_transport(url: str, level: Any, lock: threading.Lock) -> Transport:
+    """POST to `url`, adding each request's time to `level.latencies` (only the HTTP exchange, not
+    building and signing the request)."""
+    send = http_transport(url, timeout=REQUEST_TIMEOUT)
+
+    def timed(body: bytes, headers: dict[str, str]) -> Reply:
+        began = time.perf_counter()
+        reply = send(body, headers)
+        elapsed = time.perf_counter() - began
+        with lock:
+            level.latencies.append(elapsed)
+        return reply
+
+    return timed
+
+
+class Payloads:
+    """The new-handoff form the app opened and the card it posted: what every submission and click
+    of a benchmark is made from."""
+
+    def __init__(self) -> None:
+        self.form: dict[str, Any] = {}
+        self.finance = ""
+        self.card: dict[str, Any] = {}
+        self._form_ids = itertools.count(1)  # every submission another form, as each opened form is
+
+    def prepare(self, sender: SlackSender, standin: StandInProcess) -> None:
+        """`/handoff`, and the form it opened submitted once: the form, and the card that brought."""
+        before = len(standin.calls_to("views.open"))
+        reply = sender.command(REQUESTER)
+        assert reply.status == 200 and not reply.text, reply
+        standin.wait_for_calls("views.open", before + 1, timeout=10)
+        self.form = standin.last_view(CallbackId.NEW)
+        block = next(b for b in self.form["blocks"] if b.get("block_id") == BlockId.DEPARTMENT)
+        self.finance = next(o["value"] for o in block["element"]["options"] if o["text"]["text"] == "Finance")
+        reply = self.submit(sender)
+        assert reply.status == 200 and not reply.text, reply
+        standin.wait_for(lambda _: bool(standin.messages(RECIPIENT)), timeout=10)
+        self.card = standin.messages(RECIPIENT)[0]
+
+    def submit(self, sender: SlackSender) -> Reply:
+        """Submit the new-handoff form to the recipient in Finance, each time as another form (a new view
+        id, as from another views.open: a view submitted again would be a replay)."""
+        return sender.view_submission(REQUESTER, {**self.form, "id": f"VBENCH{next(self._form_ids):010d}"}, {
+            BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(self.finance), "Finance")},
+            BlockId.RECIPIENT: {ActionId.INPUT: user_value(RECIPIENT)},
+            BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
+            BlockId.KEY_POINTS: {ActionId.INPUT: text_value("Totals per region\nAttach receipts")},
+        })
 
 
 def drive(level: Any, concurrency: int, requests: int, deadline: float, make_sender: Callable[[], SlackSender],
@@ -229,41 +277,16 @@ class Bench:
         self.db = db
         self.url = app_url + "/slack/events"
         self._local = threading.local()
-        self.form: dict[str, Any] = {}
-        self._form_ids = itertools.count(1)  # every submission another form, as each opened form is
-        self.card: dict[str, Any] = {}
-        self.finance = ""
+        self.payloads = Payloads()
 
     def sender(self, level: Level, lock: threading.Lock) -> SlackSender:
-        """A sender whose transport times each request (only the HTTP exchange, not building and signing)."""
-        send = http_transport(self.url, timeout=REQUEST_TIMEOUT)
-
-        def timed(body: bytes, headers: dict[str, str]) -> Reply:
-            began = time.perf_counter()
-            reply = send(body, headers)
-            elapsed = time.perf_counter() - began
-            with lock:
-                level.latencies.append(elapsed)
-            return reply
-
-        return SlackSender(None, SECRET, self.standin, transport=timed)
+        return SlackSender(None, SECRET, self.standin, transport=timed_transport(self.url, level, lock))
 
     def prepare(self) -> None:
         """One form and one handoff (with its card) to click and submit."""
-        plain = SlackSender(None, SECRET, self.standin, transport=http_transport(self.url))
-        assert plain.command(REQUESTER).status == 200
-        self.standin.wait_for_calls("views.open", 1, timeout=10)
-        self.form = self.standin.last_view(CallbackId.NEW)
-        block = next(b for b in self.form["blocks"] if b.get("block_id") == BlockId.DEPARTMENT)
-        self.finance = next(o["value"] for o in block["element"]["options"] if o["text"]["text"] == "Finance")
-        reply = self.submit(plain)
-        assert reply.status == 200 and not reply.text, reply
-        self.standin.wait_for(lambda _: bool(self.standin.messages(RECIPIENT)), timeout=10)
-        self.card = self.standin.messages(RECIPIENT)[0]
+        self.payloads.prepare(SlackSender(None, SECRET, self.standin, transport=http_transport(self.url)),
+                              self.standin)
         self.drain()
-
-    def submit(self, sender: SlackSender) -> Reply:
-        return submit_new_handoff(sender, self.form, self.finance, next(self._form_ids))
 
     def one(self, kind: str, sender: SlackSender) -> str | None:
         """Send one request of `kind`; None when the ack was right, else what was wrong."""
@@ -275,10 +298,11 @@ class Bench:
                 reply = sender.command(REQUESTER, "")
                 good = reply.status == 200 and reply.text == ""
             elif kind == "refused":
-                reply = sender.click(OUTSIDER, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=self.card["ts"])
+                reply = sender.click(OUTSIDER, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT,
+                                     ts=self.payloads.card["ts"])
                 good = reply.status == 200 and reply.text == ""
             else:
-                reply = self.submit(sender)
+                reply = self.payloads.submit(sender)
                 good = reply.status == 200 and reply.text == ""
         except OSError as error:  # a timeout or a refused connection
             return f"{type(error).__name__}: {error}"

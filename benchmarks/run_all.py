@@ -41,7 +41,6 @@ have passed (600 s full, 115 s --quick). Exit 1 if any request was answered wron
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import statistics
@@ -63,13 +62,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, make_url, select, text  # noqa: E402
 
 from benchmarks import ack_latency  # noqa: E402
-from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database, submit_new_handoff  # noqa: E402
+from benchmarks.ack_latency import DEPARTMENTS, drive, scratch_database  # noqa: E402
 from benchmarks.standin_process import StandInProcess  # noqa: E402
 from handoff_bot.db import Database  # noqa: E402
 from handoff_bot.handoffs.models import Handoff  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
-from handoff_bot.slack.ids import ActionId, BlockId, CallbackId  # noqa: E402
-from tests.slack_requests import Reply, SlackSender, http_transport  # noqa: E402
+from handoff_bot.slack.ids import ActionId, CallbackId  # noqa: E402
+from tests.slack_requests import SlackSender, http_transport  # noqa: E402
 
 SECRET = "bench-signing-secret"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
@@ -79,7 +78,6 @@ LABELS = {"command": "/handoff", "submission": "view_submission", "click": "butt
 LEVELS = (1, 10, 50, 100)
 PACE = 20.0  # --pace: requests per second of the steady-rate level
 PACED_REQUESTS = 100  # at most, per steady-rate level
-REQUEST_TIMEOUT = 10.0
 FOLLOW_UP_TIMEOUT = 60.0
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 FLOOR = "bare Bolt, pbr=True"
@@ -180,43 +178,16 @@ class Workload:
 
     def __init__(self, standin: StandInProcess) -> None:
         self.standin = standin
-        self.form: dict[str, Any] = {}
-        self.finance = ""
-        self.card: dict[str, Any] = {}
-        self._views = itertools.count(1)
+        self.payloads = ack_latency.Payloads()
 
-    def sender(self, url: str, level: Level | None = None, lock: threading.Lock | None = None) -> SlackSender:
-        send = http_transport(url + "/slack/events", timeout=REQUEST_TIMEOUT)
-        if level is None or lock is None:
-            return SlackSender(None, SECRET, self.standin, transport=send)
-
-        def timed(body: bytes, headers: dict[str, str]) -> Reply:
-            began = time.perf_counter()
-            reply = send(body, headers)
-            elapsed = time.perf_counter() - began
-            with lock:
-                level.latencies.append(elapsed)
-            return reply
-
-        return SlackSender(None, SECRET, self.standin, transport=timed)
+    def sender(self, url: str, level: Level, lock: threading.Lock) -> SlackSender:
+        return SlackSender(None, SECRET, self.standin,
+                           transport=ack_latency.timed_transport(url + "/slack/events", level, lock))
 
     def prepare(self, url: str) -> None:
         """A form opened by app.py and a card it posted: the payloads every server gets."""
-        plain = self.sender(url)
-        before = len(self.standin.calls_to("views.open"))
-        reply = plain.command(REQUESTER)
-        assert reply.status == 200 and not reply.text, reply
-        self.standin.wait_for_calls("views.open", before + 1, timeout=10)
-        self.form = self.standin.last_view(CallbackId.NEW)
-        block = next(b for b in self.form["blocks"] if b.get("block_id") == BlockId.DEPARTMENT)
-        self.finance = next(o["value"] for o in block["element"]["options"] if o["text"]["text"] == "Finance")
-        reply = self.submit(plain)
-        assert reply.status == 200 and not reply.text, reply
-        self.standin.wait_for(lambda _: bool(self.standin.messages(RECIPIENT)), timeout=10)
-        self.card = self.standin.messages(RECIPIENT)[0]
-
-    def submit(self, sender: SlackSender) -> Reply:
-        return submit_new_handoff(sender, self.form, self.finance, next(self._views))
+        plain = SlackSender(None, SECRET, self.standin, transport=http_transport(url + "/slack/events"))
+        self.payloads.prepare(plain, self.standin)
 
     def one(self, kind: str, sender: SlackSender) -> str | None:
         """Send one request; None when it was acked with 200 and an empty body, else what went wrong."""
@@ -224,9 +195,10 @@ class Workload:
             if kind == "command":
                 reply = sender.command(REQUESTER, "")
             elif kind == "submission":
-                reply = self.submit(sender)
+                reply = self.payloads.submit(sender)
             else:
-                reply = sender.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=self.card["ts"])
+                reply = sender.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT,
+                                     ts=self.payloads.card["ts"])
         except OSError as error:
             return f"{type(error).__name__}: {error}"
         return None if reply.status == 200 and reply.text == "" else f"HTTP {reply.status}: {reply.text[:200]}"
@@ -343,7 +315,7 @@ class Bench:
         try:
             process = Process(name, server.wait_healthy())
             self.processes.append(process)
-            if not self.workload.form:
+            if not self.workload.payloads.form:
                 self.workload.prepare(server.url)
             self.load(server, db)
             process.rss, process.hwm = server.memory()
