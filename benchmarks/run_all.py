@@ -30,8 +30,8 @@ The ack time is the client's wall time of one request. After each level of app.p
 waits until the follow-up work is done (forms opened, outbox empty) before the next level, and
 reports it. Also measured: handoffs recorded per second on SQLite and PostgreSQL (every
 submission acked is a committed handoff; with the outbox drained: card and receipt delivered),
-the resident memory of app.py after its load (VmRSS and VmHWM from /proc/PID/status) and the
-start-up time, from the process start to `GET /healthz` answering 200 (first start on an empty
+the memory of app.py and its worker process after its load (PSS, and the sum of their peak RSS)
+and the start-up time, from the process start to `GET /healthz` answering 200 (first start on an empty
 database, which migrates it, and restarts on a migrated one).
 
 Bounded: each level stops after `--level-timeout` s, and levels are skipped once `--budget` s
@@ -131,13 +131,22 @@ class Server:
             time.sleep(0.01)
 
     def memory(self) -> tuple[float, float]:
-        """(VmRSS, VmHWM) in MiB, from /proc/PID/status."""
-        values = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) / 1024
-        return values.get("VmRSS", float("nan")), values.get("VmHWM", float("nan"))
+        """(PSS, sum of VmHWM) in MiB of the process and its children (app.py's worker).
+
+        PSS (/proc/PID/smaps_rollup) counts a page shared by the two processes half in each, so the
+        sum is what they take together; the peak is the sum of each one's peak RSS, an upper bound.
+        """
+        pids = [self.proc.pid, *map(int, Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+                                    .split())]
+        pss = hwm = 0.0
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    hwm += int(line.split()[1]) / 1024
+        return pss, hwm
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text("utf-8", errors="replace").splitlines()[-lines:])
@@ -386,7 +395,7 @@ class Bench:
         return "\n".join(lines)
 
     def process_table(self) -> str:
-        lines = ["| server                 | first start s | restart s (median) | RSS after load MiB | peak RSS MiB |",
+        lines = ["| server                 | first start s | restart s (median) | PSS after load MiB | peak RSS MiB |",
                  "|------------------------|--------------:|-------------------:|-------------------:|-------------:|"]
         for p in self.processes:
             restart = f"{statistics.median(p.restarts):.2f}" if p.restarts else ""
@@ -462,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nHandoffs recorded per second (view_submission levels above; with delivery: until the outbox "
               "was empty)\n")
         print(bench.handoff_table())
-        print("\nProcesses (start: process start to GET /healthz 200; RSS from /proc/PID/status after the load)\n")
+        print("\nProcesses (start: process start to GET /healthz 200; memory after the load: PSS of the process "
+              "and its children, and the sum of their peak RSS)\n")
         print(bench.process_table())
         for level in bench.levels:
             for sample in level.error_samples:

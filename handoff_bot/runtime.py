@@ -28,6 +28,7 @@ from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
 from handoff_bot.slack.delivery import Deliverer
 from handoff_bot.slack.users import SlackDirectory
+from handoff_bot.slack.worker import WorkerProcess
 from handoff_bot.web import make_wsgi
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,10 @@ class Runtime:
         self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory,
                                     self.metrics.digests.inc)
         self.after_response = AfterResponse()
-        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer, self.after_response)
+        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
         self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
+        self.worker = WorkerProcess(self.ctx)
         self._socket_mode: Any = None
         self._scheduler: Any = None
 
@@ -107,6 +109,8 @@ class Runtime:
                   "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
         if socket:
             report["socket_mode"] = socket
+        if self.worker.pid is not None:
+            report["worker"] = "running" if self.worker.running else "gone (this process does its work)"
         return report
 
     def serve(self, host: str = "0.0.0.0") -> None:
@@ -114,6 +118,10 @@ class Runtime:
         from waitress import create_server
 
         try:
+            # What start-up built stays: the collector need not walk it while requests wait, and
+            # the worker process shares it instead of copying it.
+            gc.freeze()
+            self.worker.start()  # forked first: before any thread or database connection
             if self.settings.app_token:
                 self._socket_mode = socket_mode_handler(self.bolt, self.settings.app_token, self.after_response)
                 self._socket_mode.connect()
@@ -127,7 +135,6 @@ class Runtime:
             server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
                                    max_request_body_size=MAX_BODY, ident="handoff")
             log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
-            gc.freeze()  # what start-up built stays: the collector need not walk it while requests wait
             try:
                 server.run()
             finally:
@@ -140,6 +147,7 @@ class Runtime:
             self._scheduler.shutdown(wait=False)
         if self._socket_mode is not None:
             threading.Thread(target=self._socket_mode.close, daemon=True).start()
+        self.worker.stop()
         self.after_response.shutdown(wait=True)
         self.deliverer.stop()
         self.db.dispose()

@@ -1,12 +1,16 @@
 """Work that waits for the answer: what a request starts runs once Slack has the request's ack.
 
 Listeners ack at once and hand the rest (the state change of a click, `views.open` for a form,
-the Home tab) to `SlackContext.later`, which submits it here. Started at once, that work would
-compete with the answer for the interpreter (a thread waiting for the GIL waits up to the switch
-interval, 5 ms by default). So while a request is being answered (`answering()`, or `hold()` …
-`release()` around it) this executor holds what the request submits, and starts it once the
-server has written the answer: on its thread pool, or, when every pool thread is busy, in the
-thread that answered (see `_start`).
+the Home tab) to `SlackContext.later`. Started at once, that work would compete with the answer
+for the interpreter (a thread waiting for the GIL waits up to the switch interval, 5 ms by
+default). So while a request is being answered (`answering()`, or `hold()` … `release()` around
+it) this executor holds what the request submits, and starts it once the server has written the
+answer.
+
+In `python app.py` the jobs go to the worker process (`slack.worker`): the held call (`defer`)
+only pickles the job down a pipe, in the thread that answered. Where there is no worker (tests
+that run the app in-process, or after the worker died) the jobs run here, on a thread pool or,
+when every pool thread is busy, in the thread that answered (see `_start`).
 
 (Bolt's own lazy listeners are not used: Bolt deep-copies the request and its context for each
 one before it answers, about 0.6 ms a listener.)
@@ -14,13 +18,15 @@ one before it answers, about 0.6 ms a listener.)
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-Held = list[tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+log = logging.getLogger(__name__)
+Held = list[Callable[[], None]]
 
 
 class AfterResponse(Executor):
@@ -54,8 +60,7 @@ class AfterResponse(Executor):
         if getattr(self._local, "held", None) is held:
             self._local.held = None
         while held:
-            future, fn, args, kwargs = held.pop(0)
-            self._start(future, fn, args, kwargs)
+            held.pop(0)()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -63,10 +68,27 @@ class AfterResponse(Executor):
             self._busy += 1
         held = getattr(self._local, "held", None)
         if held is not None:
-            held.append((future, fn, args, kwargs))
+            held.append(lambda: self._start(future, fn, args, kwargs))
         else:
             self._start(future, fn, args, kwargs)
         return future
+
+    def defer(self, fn: Callable[..., object], /, *args: Any) -> None:
+        """Call `fn` in this thread once the answer is out (now, outside a request): for quick calls.
+
+        An exception is logged.
+        """
+        def call() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("a call after the answer failed")
+
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held.append(call)
+        else:
+            call()
 
     def _start(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> None:

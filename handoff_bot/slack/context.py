@@ -1,13 +1,12 @@
-"""What listeners need: the database, the clock, people's profiles, the outbox worker, and a way to
-do work once Slack has its ack."""
+"""What listeners need: the database, the clock, people's profiles, a way to wake the outbox worker,
+and a way to do work once Slack has its ack."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
@@ -20,7 +19,7 @@ from handoff_bot.handoffs.lifecycle import ActionRefused
 from handoff_bot.i18n import N_, Translator, translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.outbox.service import enqueue
-from handoff_bot.slack.delivery import Deliverer
+from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.users import SlackDirectory
 
 log = logging.getLogger(__name__)
@@ -28,31 +27,55 @@ T = TypeVar("T")
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
+@dataclass(frozen=True)
+class Job:
+    """Work a request starts, done once its ack has gone out: `kind` names a handler in
+    `SlackContext.jobs`, the rest is plain data, so another process can do it (`slack.worker`)."""
+
+    kind: str
+    payload: dict[str, Any]
+    user_id: str  # told if the job fails
+    channel_id: str | None
+
+
 @dataclass
 class SlackContext:
     db: Database
     clock: Clock
     directory: SlackDirectory
-    deliverer: Deliverer
-    after_response: Executor
+    wake: Callable[[], None]  # wakes the outbox worker: notices were queued
+    after_response: AfterResponse
+    jobs: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    # Set while a worker process does the jobs: hands one over, False when the worker is gone.
+    hand_over: Callable[[Job], bool] | None = None
 
-    def later(self, user_id: str, channel_id: str | None, work: Callable[[], object]) -> None:
-        """Do `work` once the request's ack has gone out (see `after_response.AfterResponse`).
+    def later(self, user_id: str, channel_id: str | None, kind: str, payload: dict[str, Any]) -> None:
+        """Do the job `kind` (a handler in `jobs`) with `payload` once the request's ack has gone out.
 
-        If it fails, the error is logged and `user_id` is told that nothing was changed.
+        It runs in the worker process when there is one, else on this process's `after_response`
+        threads. If it fails, the error is logged and `user_id` is told that nothing was changed.
         """
-        def run() -> None:
-            try:
-                work()
-            except Exception:
-                log.exception("the work after an ack failed")
-                try:
-                    self.say(user_id, N_("Something went wrong on our side and nothing was changed. Please try "
-                                         "again in a moment."), channel_id)
-                except Exception:
-                    log.exception("could not tell %s either", user_id)
+        job = Job(kind, payload, user_id, channel_id)
+        if self.hand_over is None:
+            self.after_response.submit(self.perform, job)
+        else:
+            self.after_response.defer(self._hand_over, job)
 
-        self.after_response.submit(run)
+    def _hand_over(self, job: Job) -> None:
+        if self.hand_over is None or not self.hand_over(job):
+            self.after_response.submit(self.perform, job)  # the worker is gone: here, then
+
+    def perform(self, job: Job) -> None:
+        """Do a job now, telling its user if it fails."""
+        try:
+            self.jobs[job.kind](job.payload)
+        except Exception:
+            log.exception("the work after an ack failed (%s)", job.kind)
+            try:
+                self.say(job.user_id, N_("Something went wrong on our side and nothing was changed. Please try "
+                                         "again in a moment."), job.channel_id)
+            except Exception:
+                log.exception("could not tell %s either", job.user_id)
 
     def tr(self, user_id: str) -> Translator:
         """The translator for a user's Slack locale."""
@@ -67,7 +90,7 @@ class SlackContext:
             try:
                 with self.db.transaction() as session:
                     result = work(session)
-                self.deliverer.wake()
+                self.wake()
                 return result
             except (StaleDataError, OperationalError) as error:
                 if attempt == attempts:

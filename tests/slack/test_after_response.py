@@ -50,7 +50,8 @@ def test_a_failure_after_the_ack_is_logged_and_the_user_is_told(bot: Bot) -> Non
     def broken() -> None:
         raise RuntimeError("the database went away")
 
-    bot.runtime.ctx.later(REQUESTER, "C0GENERAL", broken)
+    bot.runtime.ctx.jobs["broken"] = lambda _payload: broken()
+    bot.runtime.ctx.later(REQUESTER, "C0GENERAL", "broken", {})
     assert bot.runtime.after_response.wait_idle(5)
     assert bot.ephemerals(REQUESTER) == [
         "Something went wrong on our side and nothing was changed. Please try again in a moment."]

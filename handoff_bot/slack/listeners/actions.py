@@ -162,8 +162,12 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         if not _well_formed(body):
             log.warning("ignored a malformed click: %.300r", body)
             return
+        ctx.later(body["user"]["id"], channel_of(body), "click", body)
+
+    def clicked(body: dict[str, Any]) -> None:
         action_id = body["actions"][0].get("action_id")
         work = works.get(action_id, unknown) if isinstance(action_id, str) else unknown
-        ctx.later(body["user"]["id"], channel_of(body), lambda: work(body))
+        work(body)
 
     app.action(re.compile(".*"))(click)
+    ctx.jobs["click"] = clicked

@@ -73,6 +73,10 @@ def export_since(args: list[str]) -> date | None:
 
 
 def register(app: App, ctx: SlackContext, client: WebClient) -> None:
+    def respond_to(command: dict[str, Any]) -> Respond:
+        """Answers through the command's response_url (as Bolt's `respond`; a job has no Bolt context)."""
+        return Respond(response_url=command.get("response_url"), proxy=client.proxy, ssl=client.ssl)
+
     def list_reply(user_id: str, variant: str, tr: Translator) -> dict[str, Any]:
         """The ephemeral answer to `/handoff list [open|mine|dept]`."""
         now = ctx.clock.now()
@@ -124,13 +128,13 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         note = context(tr.gettext("The whole digest is on its way to your messages with Handoff."))
         return {"blocks": [*parts[0].blocks[:49], note], "text": parts[0].text}
 
-    def answer_now(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def answer_now(ack: Ack, command: dict[str, Any]) -> None:
         user_id = command["user_id"]
         word = (command.get("text") or "").strip().lower()
         named = subcommand(command.get("text") or "")
         if word != "help" and named is None:
             ack()  # the form: opened once the ack has gone out, with nothing else in the way
-            ctx.later(user_id, command.get("channel_id"), lambda: open_form(command, respond))
+            ctx.later(user_id, command.get("channel_id"), "form", command)
             return
         tr = ctx.tr(user_id)
         if word == "help":
@@ -139,15 +143,15 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             ack(response_type="ephemeral", **list_reply(user_id, named[1][0] if named[1] else "", tr))
         elif named is not None and named[0] == "export":
             ack(response_type="ephemeral", text=export_reply(user_id, named[1], tr))
-            args = named[1]
-            ctx.later(user_id, command.get("channel_id"), lambda: send_export(user_id, args, respond))
+            ctx.later(user_id, command.get("channel_id"), "export", {**command, "args": named[1]})
         elif named is not None and named[0] == "digest":
             ack(response_type="ephemeral", **digest_reply(user_id, tr))
         else:
             ack()
 
-    def open_form(command: dict[str, Any], respond: Respond) -> None:
+    def open_form(command: dict[str, Any]) -> None:
         user_id = command["user_id"]
+        respond = respond_to(command)
         title, recipient = parse_text(command.get("text") or "")
         all_departments, own = ctx.read(
             lambda session: (departments.all_departments(session), departments.departments_of(session, user_id)))
@@ -166,10 +170,12 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                 "Slack could not open the form ({error}). Please type /handoff again.",
                 error=error.response.get("error", "error")))
 
-    def send_export(user_id: str, args: list[str], respond: Respond) -> None:
+    def send_export(command: dict[str, Any]) -> None:
         """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
+        user_id = command["user_id"]
+        respond = respond_to(command)
         try:
-            since = export_since(args)
+            since = export_since(command["args"])
         except ValueError:
             return
         tr = ctx.tr(user_id)
@@ -201,3 +207,5 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                 error=error.response.get("error", "error")))
 
     app.command("/handoff")(answer_now)
+    ctx.jobs["form"] = open_form
+    ctx.jobs["export"] = send_export

@@ -19,7 +19,10 @@ def register(app: App, ctx: SlackContext) -> None:
         ack()  # the Home tab is published once Slack has the ack
         if event.get("tab", "home") != "home" or not USER_ID.fullmatch(str(event.get("user") or "")):
             return
-        user_id, event_id = event["user"], str(body.get("event_id") or "")
+        ctx.later(event["user"], None, "home", {"user_id": event["user"], "event_id": str(body.get("event_id") or "")})
+
+    def publish_home(payload: dict[str, Any]) -> None:
+        user_id, event_id = payload["user_id"], payload["event_id"]
         now = ctx.clock.now()
 
         def handle(session: Session) -> None:
@@ -27,10 +30,11 @@ def register(app: App, ctx: SlackContext) -> None:
             if not event_id or outbox.first_delivery(session, event_id, now):
                 outbox.home_opened(session, user_id, now)
 
-        ctx.later(user_id, None, lambda: ctx.run(handle))
+        ctx.run(handle)
 
     def ignore() -> None:
         return None
 
     app.event("app_home_opened")(home_opened)
+    ctx.jobs["home"] = publish_home
     app.event(re.compile(".*"))(ignore)

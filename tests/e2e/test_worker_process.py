@@ -1,0 +1,78 @@
+"""The worker process `python app.py` forks: it does the work requests start, and neither outlives nor
+strands the other."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from handoff_bot.slack.ids import ActionId, CallbackId
+from tests.e2e.conftest import E2E, OUTSIDER, RECIPIENT, REQUESTER, http_get, wait_until
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found if alive(int(child))]
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def readiness(e2e: E2E) -> dict[str, object]:
+    status, body = http_get(e2e.app.url + "/readyz")
+    return {"status": status, **json.loads(body)}
+
+
+def worker_of(e2e: E2E) -> int:
+    wait_until(lambda: len(children(e2e.app.proc.pid)) == 1, what="one worker process")
+    return children(e2e.app.proc.pid)[0]
+
+
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")]
+
+
+def test_the_work_requests_start_is_done_by_a_worker_at_a_lower_priority(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    assert os.getpriority(os.PRIO_PROCESS, worker) == os.getpriority(os.PRIO_PROCESS, e2e.app.proc.pid) + 10
+    assert readiness(e2e)["worker"] == "running"
+
+    e2e.submit_new(e2e.open_new_form(), recipient=RECIPIENT)  # the form opened after the ack
+    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+    e2e.click(OUTSIDER, ActionId.CONFIRM_UNDERSTANDING, card)  # refused after the ack
+    assert len(e2e.wait_ephemerals(OUTSIDER, 1)) == 1
+    e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card)  # the modal opened after the ack
+    e2e.wait_view(CallbackId.RESTATE)
+
+    assert e2e.app.stop() == 0
+    wait_until(lambda: not alive(worker), what="the worker to exit with the app")
+
+
+def test_when_the_worker_dies_the_app_does_the_work_itself(e2e: E2E) -> None:
+    os.kill(worker_of(e2e), signal.SIGKILL)
+    wait_until(lambda: readiness(e2e).get("worker") == "gone (this process does its work)",
+               what="/readyz to report the worker gone")
+    assert readiness(e2e)["status"] == 200  # the app still does all its work
+
+    form = e2e.open_new_form()
+    e2e.submit_new(form, recipient=RECIPIENT)
+    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+    e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card)
+    e2e.wait_view(CallbackId.RESTATE)
+    assert "the worker process exited" in e2e.app.output()
+    assert e2e.handoff().requester_id == REQUESTER
+
+
+def test_a_killed_app_leaves_no_worker_behind(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    e2e.app.kill()
+    wait_until(lambda: not alive(worker), what="the worker to die with the app")
