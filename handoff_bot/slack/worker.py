@@ -82,7 +82,7 @@ class WorkerProcess:
                 self._jobs = None
                 return False
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Let the worker finish the jobs it has, then wait for it to exit."""
         self.ctx.hand_over = None
         with self._send:
