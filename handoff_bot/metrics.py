@@ -60,6 +60,16 @@ class Metrics:
         self.followups = Counter("handoff_followups_fired", "Follow-ups fired", registry=self.registry)
         self.digests = Counter("handoff_digests_sent", "Weekly digests queued", registry=self.registry)
         self.registry.register(_OutboxDepth(db))
+        # Set in the worker process: its counts go to the web process, which serves /metrics.
+        self.forward: Callable[[str, float, tuple[str, ...]], None] | None = None
+
+    def count(self, name: str, amount: float = 1, *labels: str) -> None:
+        """Add `amount` to the counter `name` (`delivered`, `failures`, `followups`, `digests`)."""
+        if self.forward is not None:
+            self.forward(name, amount, labels)
+            return
+        counter = getattr(self, name)
+        (counter.labels(*labels) if labels else counter).inc(amount)
 
     def bolt_middleware(self) -> Callable[..., Any]:
         """A Bolt middleware timing each request until its answer (listeners run before it)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,16 +54,16 @@ class Runtime:
             self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),
             self.directory, self.clock, metrics=self.metrics,
         )
-        self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake, self.metrics.followups.inc)
+        self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake,
+                                        lambda n: self.metrics.count("followups", n))
         self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory,
-                                    self.metrics.digests.inc)
+                                    lambda n: self.metrics.count("digests", n))
         self.after_response = AfterResponse()
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
         self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
-        self.worker = WorkerProcess(self.ctx)
+        self.worker = WorkerProcess(self.ctx, self.metrics, self.start_background)
         self._socket_mode: Any = None
-        self._scheduler: Any = None
 
     def prepare(self) -> None:
         """Migrate the database and, when `HANDOFF_CONFIG` is set, import the departments file.
@@ -113,8 +114,20 @@ class Runtime:
             report["worker"] = "running" if self.worker.running else "gone (this process does its work)"
         return report
 
+    def start_background(self) -> Callable[[], None]:
+        """Start the outbox worker and the follow-up and digest jobs in this process; returns what stops them."""
+        self.deliverer.start()
+        scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
+        digest_jobs.schedule(scheduler, self.digests)
+
+        def stop() -> None:
+            scheduler.shutdown(wait=False)
+            self.deliverer.stop()
+        return stop
+
     def serve(self, host: str = "0.0.0.0") -> None:
-        """Run until interrupted: the outbox worker, Socket Mode if configured, and the HTTP server."""
+        """Run until interrupted: the worker process (the work requests start, the outbox worker,
+        the scheduled jobs), Socket Mode if configured, and the HTTP server."""
         from waitress import create_server
 
         try:
@@ -129,9 +142,6 @@ class Runtime:
                     log.info("connected to Slack in Socket Mode")
                 else:
                     log.warning("Socket Mode is not connected yet; retrying in the background")
-            self.deliverer.start()
-            self._scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
-            digest_jobs.schedule(self._scheduler, self.digests)
             server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
                                    max_request_body_size=MAX_BODY, ident="handoff")
             log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
@@ -143,13 +153,10 @@ class Runtime:
             self.close()
 
     def close(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
         if self._socket_mode is not None:
             threading.Thread(target=self._socket_mode.close, daemon=True).start()
-        self.worker.stop()
         self.after_response.shutdown(wait=True)
-        self.deliverer.stop()
+        self.worker.stop()
         self.db.dispose()
 
 

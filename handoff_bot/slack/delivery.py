@@ -244,12 +244,12 @@ class Deliverer:
             return 0
         self._record(message_id, done, sent=True)
         if self.metrics is not None:
-            self.metrics.delivered.inc()
+            self.metrics.count("delivered")
         return 1
 
     def _count(self, reason: str) -> None:
         if self.metrics is not None:
-            self.metrics.failures.labels(reason).inc()
+            self.metrics.count("failures", 1, reason)
 
     @staticmethod
     def _people(session: Session, message_id: int) -> set[str]:

@@ -1,14 +1,19 @@
-"""The worker process: it does the jobs requests start, so that they never hold up an ack.
+"""The worker process: everything `python app.py` does besides answering Slack's requests.
 
-`python app.py` forks it at start-up, before any thread or database connection exists. The web
-process answers Slack and pickles each job (`SlackContext.later`: open the form, a click's state
-change, the Home tab) down a pipe once the answer is out; the worker does it on its own threads,
-at a lower CPU priority. So the jobs never compete with the acks for the interpreter lock, and
-when the cores are short the kernel serves the acks first. A commit in the worker wakes the web
-process's outbox worker through a second pipe.
+`python app.py` forks it at start-up, before any thread or database connection exists, and runs it
+at a lower CPU priority. The web process answers Slack; the worker does
+
+- the jobs requests start (`SlackContext.later`: open the form, a click's state change, the Home
+  tab), which the web process pickles down a pipe once the answer is out;
+- the background work: the outbox worker, the follow-up and digest jobs.
+
+So none of that competes with the acks for the interpreter lock, and when the cores are short the
+kernel serves the acks first. A commit in the web process (a submission) wakes the worker's outbox
+worker through the same pipe; the worker's counts (deliveries, follow-ups, digests) come back
+through a second one, for `/metrics`.
 
 The worker dies with the web process (a SIGKILL of one kills both, as it did a single process).
-If the worker dies alone, the web process logs it and does the jobs itself from then on.
+If the worker dies alone, the web process logs it and takes all of its work over.
 """
 
 from __future__ import annotations
@@ -20,102 +25,134 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 
+from handoff_bot.metrics import Metrics
 from handoff_bot.slack.context import Job, SlackContext
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
-WAKE = b"w"
+Background = Callable[[], Callable[[], None]]  # starts the background work, returns what stops it
 
 
 class WorkerProcess:
-    """A forked child doing `ctx`'s jobs; `start()` it before any thread or database connection exists."""
+    """A forked child doing `ctx`'s jobs and the `background` work.
 
-    def __init__(self, ctx: SlackContext, threads: int = 8, niceness: int = 10) -> None:
+    Args:
+        ctx: the listeners' context; its `wake` wakes the outbox worker of the process it runs in.
+        metrics: the web process's metrics, which the worker's counts are added to.
+        background: starts the outbox worker and the scheduled jobs; returns a function stopping them.
+    """
+
+    def __init__(self, ctx: SlackContext, metrics: Metrics, background: Background, threads: int = 8,
+                 niceness: int = 10) -> None:
         self.ctx = ctx
+        self.metrics = metrics
+        self.background = background
         self.threads = threads
         self.niceness = niceness
         self.pid: int | None = None
-        self._jobs: Connection | None = None
+        self._pipe: Connection | None = None  # jobs, and None for "wake the outbox worker"
         self._send = threading.Lock()
-        self._wake_outbox = ctx.wake
+        self._wake_here = ctx.wake
+        self._stop_here: Callable[[], None] | None = None  # the background work, when it runs here
+        self._stopping = threading.Event()
 
-    def start(self) -> bool:
-        """Fork the worker and hand it `ctx`'s jobs from now on; False where processes cannot fork."""
+    @property
+    def running(self) -> bool:
+        """Whether the worker process takes the work."""
+        return self._pipe is not None
+
+    def start(self) -> None:
+        """Fork the worker and hand it the work; where processes cannot fork, do the work here."""
         if not hasattr(os, "fork"):
-            return False
+            self._take_over()
+            return
         jobs_in, jobs_out = Pipe(duplex=False)
-        wakes_in, wakes_out = Pipe(duplex=False)
+        counts_in, counts_out = Pipe(duplex=False)
         self.ctx.db.dispose()  # no connection may be shared with the child
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             jobs_out.close()
-            wakes_in.close()
-            self._serve(parent, jobs_in, wakes_out)
+            counts_in.close()
+            self._serve(parent, jobs_in, counts_out)
         jobs_in.close()
-        wakes_out.close()
-        self.pid, self._jobs = pid, jobs_out
-        threading.Thread(target=self._listen, args=(wakes_in,), name="worker-wakes", daemon=True).start()
+        counts_out.close()
+        self.pid, self._pipe = pid, jobs_out
         self.ctx.hand_over = self.hand_over
-        log.info("worker process %s does the work requests start", pid)
-        return True
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker takes jobs."""
-        return self._jobs is not None
+        self.ctx.wake = self.wake
+        threading.Thread(target=self._listen, args=(counts_in,), name="worker-counts", daemon=True).start()
+        log.info("worker process %s does the work requests start, the outbox and the scheduled jobs", pid)
 
     def hand_over(self, job: Job) -> bool:
         """Send `job` to the worker; False when it is gone (the caller does the job itself)."""
-        with self._send:
-            if self._jobs is None:
-                return False
-            try:
-                self._jobs.send(job)
-                return True
-            except OSError:
-                log.error("the worker process is gone; this process does the work from now on")
-                self._jobs = None
-                return False
+        return self._put(job)
+
+    def wake(self) -> None:
+        """Wake the worker's outbox worker (notices were queued here); the local one if it is gone."""
+        if not self._put(None):
+            self._wake_here()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Let the worker finish the jobs it has, then wait for it to exit."""
-        self.ctx.hand_over = None
+        """Let the worker finish what it holds, then wait for it to exit; stop the work done here."""
+        self._stopping.set()
         with self._send:
-            if self._jobs is not None:
-                self._jobs.close()
-                self._jobs = None
-        if self.pid is None:
-            return
-        pid, self.pid = self.pid, None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return
-            time.sleep(0.05)
-        log.warning("the worker process %s did not finish in %.0f s; killing it", pid, timeout)
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+            if self._pipe is not None:
+                self._pipe.close()
+                self._pipe = None
+        if self.pid is not None:
+            pid, self.pid = self.pid, None
+            deadline = time.monotonic() + timeout
+            while not os.waitpid(pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    log.warning("the worker process %s did not finish in %.0f s; killing it", pid, timeout)
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.05)
+        if self._stop_here is not None:
+            self._stop_here()
+            self._stop_here = None
 
-    def _listen(self, wakes: Connection) -> None:
-        """In the web process: wake the outbox worker when the worker has queued notices."""
+    def _put(self, message: Job | None) -> bool:
+        with self._send:
+            if self._pipe is None:
+                return False
+            try:
+                self._pipe.send(message)
+                return True
+            except OSError:
+                self._pipe = None
+        log.error("the worker process is gone")
+        return False
+
+    def _take_over(self) -> None:
+        """Do the worker's work in this process from now on."""
+        self.ctx.hand_over = None
+        self.ctx.wake = self._wake_here
+        self._stop_here = self.background()
+
+    def _listen(self, counts: Connection) -> None:
+        """In the web process: add the worker's counts to the metrics; take over if it dies."""
         try:
             while True:
-                wakes.recv_bytes()
-                self._wake_outbox()
+                name, amount, labels = counts.recv()
+                self.metrics.count(name, amount, *labels)
         except (EOFError, OSError):
             pass
-        if self.ctx.hand_over is not None:
-            with self._send:
-                self._jobs = None
-            log.error("the worker process exited; this process does the work from now on")
+        with self._send:
+            self._pipe = None
+        if not self._stopping.is_set():
+            log.error("the worker process exited; this process does its work from now on")
+            self._take_over()
 
-    def _serve(self, parent: int, jobs: Connection, wakes: Connection) -> None:
-        """In the worker: do the jobs that arrive until the web process closes the pipe; never returns."""
+    def _serve(self, parent: int, jobs: Connection, counts: Connection) -> None:
+        """In the worker: start the background work, do the jobs that arrive until the web process
+        closes the pipe, stop; never returns."""
         code = 0
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the web process stops it by closing the pipe
@@ -127,20 +164,24 @@ class WorkerProcess:
             os.nice(self.niceness)
             lock = threading.Lock()
 
-            def wake() -> None:
+            def forward(name: str, amount: float, labels: tuple[str, ...]) -> None:
                 with lock:
-                    wakes.send_bytes(WAKE)
+                    counts.send((name, amount, labels))
 
-            self.ctx.wake = wake
-            self.ctx.hand_over = None
+            self.metrics.forward = forward
+            stop = self.background()
             with ThreadPoolExecutor(self.threads, thread_name_prefix="worker") as pool:
                 while True:
                     try:
-                        job = jobs.recv()
+                        message = jobs.recv()
                     except EOFError:
                         break
-                    pool.submit(self.ctx.perform, job)
-        except BaseException:  # logged; the web process takes the jobs over
+                    if message is None:
+                        self.ctx.wake()
+                    else:
+                        pool.submit(self.ctx.perform, message)
+            stop()
+        except BaseException:  # logged; the web process takes the work over
             log.exception("the worker process failed")
             code = 1
         finally:

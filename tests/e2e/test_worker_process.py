@@ -1,5 +1,5 @@
-"""The worker process `python app.py` forks: it does the work requests start, and neither outlives nor
-strands the other."""
+"""The worker process `python app.py` forks: it does the work requests start and the outbox, and
+neither outlives nor strands the other."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from handoff_bot.outbox.models import OutboxState
 from handoff_bot.slack.ids import ActionId, CallbackId
 from tests.e2e.conftest import E2E, OUTSIDER, RECIPIENT, REQUESTER, http_get, wait_until
 
@@ -52,6 +53,12 @@ def test_the_work_requests_start_is_done_by_a_worker_at_a_lower_priority(e2e: E2
     assert len(e2e.wait_ephemerals(OUTSIDER, 1)) == 1
     e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card)  # the modal opened after the ack
     e2e.wait_view(CallbackId.RESTATE)
+    # The worker delivered card, receipt, refusal (and the manager's digest); /metrics counts them.
+    e2e.wait_outbox_idle()
+    sent = len([m for m in e2e.outbox() if m.state is OutboxState.SENT])
+    assert sent >= 3
+    wait_until(lambda: f"handoff_outbox_delivered_total {sent:.1f}" in http_get(e2e.app.url + "/metrics")[1],
+               what=f"/metrics to count the worker's {sent} deliveries")
 
     assert e2e.app.stop() == 0
     wait_until(lambda: not alive(worker), what="the worker to exit with the app")
@@ -67,7 +74,7 @@ def test_when_the_worker_dies_the_app_does_the_work_itself(e2e: E2E) -> None:
     e2e.submit_new(form, recipient=RECIPIENT)
     card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
     e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card)
-    e2e.wait_view(CallbackId.RESTATE)
+    e2e.wait_view(CallbackId.RESTATE)  # and the card above was delivered by this process's outbox worker
     assert "the worker process exited" in e2e.app.output()
     assert e2e.handoff().requester_id == REQUESTER
 
