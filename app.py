@@ -36,6 +36,7 @@ def main() -> int:
         return 2
 
     def stop(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the shutdown short
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)

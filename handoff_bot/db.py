@@ -84,7 +84,8 @@ class Database:
         self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
         # SQLite has one writer. A writer that finds the lock taken polls (sleeping up to 100 ms
         # between tries) and can lose to newcomers again and again; the threads of this process
-        # wait their turn on a lock instead, and are woken as soon as it is free.
+        # wait their turn on a lock instead, and are woken as soon as it is free. (Between the
+        # web process and its worker, SQLite's polling remains.)
         self._writer: AbstractContextManager[Any] = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext())
 

@@ -36,11 +36,12 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
 STUCK_AFTER = timedelta(minutes=10)
-FOLLOWUP_SECONDS = 1.0  # how often each process looks for due follow-ups (an indexed query)
+FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
 
 
 class Runtime:
-    """Everything one app process runs, built from `Settings`."""
+    """Everything `python app.py` runs, built from `Settings`: the web process and, forked from it by
+    `serve()`, the worker process."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -110,7 +111,7 @@ class Runtime:
                   "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
         if socket:
             report["socket_mode"] = socket
-        if self.worker.pid is not None:
+        if self.worker.forked:
             report["worker"] = "running" if self.worker.running else "gone (this process does its work)"
         return report
 

@@ -94,9 +94,10 @@ class AfterResponse(Executor):
                kwargs: dict[str, Any]) -> None:
         """Run on a free pool thread; when every one is taken, here and now.
 
-        Work never queues: a `views.open` must use its trigger_id within 3 s, so under a burst the
-        thread that answered the request does its work (and takes no new request meanwhile) rather
-        than leaving it behind a backlog.
+        Work never queues here: a `views.open` must use its trigger_id within 3 s, so under a burst
+        the thread that answered the request does its work (and takes no new request meanwhile)
+        rather than leaving it behind a backlog. (The worker process, niced, queues instead: there
+        the acks are never held up, and a burst beyond what it can do costs late forms.)
         """
         with self._idle:
             pooled = self._pooled < self._workers

@@ -4,21 +4,23 @@
 at a lower CPU priority. The web process answers Slack; the worker does
 
 - the jobs requests start (`SlackContext.later`: open the form, a click's state change, the Home
-  tab), which the web process pickles down a pipe once the answer is out;
+  tab, an export), which the web process pickles down a pipe once the answer is out;
 - the background work: the outbox worker, the follow-up and digest jobs.
 
 So none of that competes with the acks for the interpreter lock, and when the cores are short the
 kernel serves the acks first. A commit in the web process (a submission) wakes the worker's outbox
-worker through the same pipe; the worker's counts (deliveries, follow-ups, digests) come back
-through a second one, for `/metrics`.
+worker through a pipe that never blocks; the worker reports each job done and its counts
+(deliveries, follow-ups, digests, for `/metrics`) through a third pipe.
 
-The worker dies with the web process (a SIGKILL of one kills both, as it did a single process).
-If the worker dies alone, the web process logs it and takes all of its work over.
+A SIGKILL of the web process kills the worker too (as it killed a single process). If the worker
+dies alone, the web process logs it, does again the jobs the worker had not reported done, and
+takes all of its work over.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import os
 import signal
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
+from typing import Any
 
 from handoff_bot.metrics import Metrics
 from handoff_bot.slack.context import Job, SlackContext
@@ -45,112 +48,165 @@ class WorkerProcess:
         ctx: the listeners' context; its `wake` wakes the outbox worker of the process it runs in.
         metrics: the web process's metrics, which the worker's counts are added to.
         background: starts the outbox worker and the scheduled jobs; returns a function stopping them.
+        threads: jobs the worker does at once (they mostly wait for Slack and the database).
+        niceness: how much lower the worker's CPU priority is.
+        stop_timeout: seconds the worker has to finish at shutdown before it is killed.
     """
 
-    def __init__(self, ctx: SlackContext, metrics: Metrics, background: Background, threads: int = 8,
-                 niceness: int = 10) -> None:
+    def __init__(self, ctx: SlackContext, metrics: Metrics, background: Background, threads: int = 16,
+                 niceness: int = 10, stop_timeout: float = 8.0) -> None:
         self.ctx = ctx
         self.metrics = metrics
         self.background = background
         self.threads = threads
         self.niceness = niceness
+        self.stop_timeout = stop_timeout
+        self.forked = False
         self.pid: int | None = None
-        self._pipe: Connection | None = None  # jobs, and None for "wake the outbox worker"
+        self._jobs: Connection | None = None
+        self._wakes: int | None = None  # the write end of the wake pipe (non-blocking)
         self._send = threading.Lock()
+        self._wake_lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        self._unfinished: dict[int, Job] = {}  # sent, not yet reported done
         self._wake_here = ctx.wake
+        self._state = threading.Lock()  # stopping and taking over exclude each other
+        self._stopping = False
         self._stop_here: Callable[[], None] | None = None  # the background work, when it runs here
-        self._stopping = threading.Event()
+        self._listener: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
         """Whether the worker process takes the work."""
-        return self._pipe is not None
+        return self._jobs is not None
 
     def start(self) -> None:
         """Fork the worker and hand it the work; where processes cannot fork, do the work here."""
         if not hasattr(os, "fork"):
-            self._take_over()
+            self._take_over([])
             return
         jobs_in, jobs_out = Pipe(duplex=False)
-        counts_in, counts_out = Pipe(duplex=False)
+        reports_in, reports_out = Pipe(duplex=False)
+        wakes_in, wakes_out = os.pipe()
         self.ctx.db.dispose()  # no connection may be shared with the child
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             jobs_out.close()
-            counts_in.close()
-            self._serve(parent, jobs_in, counts_out)
+            reports_in.close()
+            os.close(wakes_out)
+            self._serve(parent, jobs_in, reports_out, wakes_in)
         jobs_in.close()
-        counts_out.close()
-        self.pid, self._pipe = pid, jobs_out
+        reports_out.close()
+        os.close(wakes_in)
+        os.set_blocking(wakes_out, False)
+        self.forked, self.pid, self._jobs, self._wakes = True, pid, jobs_out, wakes_out
         self.ctx.hand_over = self.hand_over
         self.ctx.wake = self.wake
-        threading.Thread(target=self._listen, args=(counts_in,), name="worker-counts", daemon=True).start()
+        self._listener = threading.Thread(target=self._listen, args=(reports_in,), name="worker-reports",
+                                          daemon=True)
+        self._listener.start()
         log.info("worker process %s does the work requests start, the outbox and the scheduled jobs", pid)
 
     def hand_over(self, job: Job) -> bool:
         """Send `job` to the worker; False when it is gone (the caller does the job itself)."""
-        return self._put(job)
+        with self._send:
+            if self._jobs is None:
+                return False
+            number = next(self._numbers)
+            self._unfinished[number] = job
+            try:
+                self._jobs.send((number, job))
+                return True
+            except OSError:
+                del self._unfinished[number]
+                return False
 
     def wake(self) -> None:
-        """Wake the worker's outbox worker (notices were queued here); the local one if it is gone."""
-        if not self._put(None):
-            self._wake_here()
+        """Wake the worker's outbox worker (notices were queued here); never blocks."""
+        with self._wake_lock:
+            if self._wakes is not None and self.running:
+                try:
+                    os.write(self._wakes, b"w")
+                    return
+                except BlockingIOError:
+                    return  # the pipe is full of wake-ups the worker has yet to read: it will look
+                except OSError:
+                    pass
+        self._wake_here()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Let the worker finish what it holds, then wait for it to exit; stop the work done here."""
-        self._stopping.set()
+    def stop(self) -> None:
+        """Let the worker finish what it holds (at most `stop_timeout` s), then stop the work done here."""
+        with self._state:
+            self._stopping = True
         with self._send:
-            if self._pipe is not None:
-                self._pipe.close()
-                self._pipe = None
+            if self._jobs is not None:
+                self._jobs.close()
+                self._jobs = None
         if self.pid is not None:
             pid, self.pid = self.pid, None
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + self.stop_timeout
             while not os.waitpid(pid, os.WNOHANG)[0]:
                 if time.monotonic() > deadline:
-                    log.warning("the worker process %s did not finish in %.0f s; killing it", pid, timeout)
+                    log.warning("the worker process %s did not finish in %.0f s; killing it", pid,
+                                self.stop_timeout)
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     break
                 time.sleep(0.05)
-        if self._stop_here is not None:
-            self._stop_here()
-            self._stop_here = None
+        if self._listener is not None:
+            self._listener.join(5)
+        with self._wake_lock:
+            if self._wakes is not None:
+                os.close(self._wakes)
+                self._wakes = None
+        with self._state:
+            if self._stop_here is not None:
+                self._stop_here()
+                self._stop_here = None
 
-    def _put(self, message: Job | None) -> bool:
-        with self._send:
-            if self._pipe is None:
-                return False
-            try:
-                self._pipe.send(message)
-                return True
-            except OSError:
-                self._pipe = None
-        log.error("the worker process is gone")
-        return False
-
-    def _take_over(self) -> None:
-        """Do the worker's work in this process from now on."""
+    def _take_over(self, unfinished: list[Job]) -> None:
+        """Do the worker's work in this process from now on, first the jobs it left unfinished."""
         self.ctx.hand_over = None
         self.ctx.wake = self._wake_here
         self._stop_here = self.background()
+        for job in unfinished:
+            self.ctx.after_response.submit(self.ctx.perform, job)
 
-    def _listen(self, counts: Connection) -> None:
-        """In the web process: add the worker's counts to the metrics; take over if it dies."""
-        try:
-            while True:
-                name, amount, labels = counts.recv()
-                self.metrics.count(name, amount, *labels)
-        except (EOFError, OSError):
-            pass
+    def _listen(self, reports: Connection) -> None:
+        """In the web process: jobs done, counts for the metrics; take over if the worker dies."""
+        while True:
+            try:
+                report: tuple[Any, ...] = reports.recv()
+            except (EOFError, OSError):
+                break
+            try:
+                if report[0] == "done":
+                    with self._send:
+                        self._unfinished.pop(report[1], None)
+                else:
+                    _, name, amount, labels = report
+                    self.metrics.count(name, amount, *labels)
+            except Exception:
+                log.exception("a report from the worker process could not be read: %.200r", report)
+        reports.close()
         with self._send:
-            self._pipe = None
-        if not self._stopping.is_set():
-            log.error("the worker process exited; this process does its work from now on")
-            self._take_over()
+            if self._jobs is not None:
+                self._jobs.close()
+            self._jobs = None
+            unfinished = list(self._unfinished.values())
+            self._unfinished.clear()
+        with self._state:
+            if self._stopping:
+                return
+            pid, self.pid = self.pid, None
+            if pid is not None:
+                os.waitpid(pid, 0)  # its pipes are closed: it has exited or is exiting
+            log.error("the worker process exited; this process does its work from now on (%d jobs "
+                      "it had not finished are done again)", len(unfinished))
+            self._take_over(unfinished)
 
-    def _serve(self, parent: int, jobs: Connection, counts: Connection) -> None:
+    def _serve(self, parent: int, jobs: Connection, reports: Connection, wakes: int) -> None:
         """In the worker: start the background work, do the jobs that arrive until the web process
         closes the pipe, stop; never returns."""
         code = 0
@@ -164,22 +220,31 @@ class WorkerProcess:
             os.nice(self.niceness)
             lock = threading.Lock()
 
-            def forward(name: str, amount: float, labels: tuple[str, ...]) -> None:
+            def report(*message: Any) -> None:
                 with lock:
-                    counts.send((name, amount, labels))
+                    reports.send(message)
+
+            def forward(name: str, amount: float, labels: tuple[str, ...]) -> None:
+                report("count", name, amount, labels)
+
+            def do(number: int, job: Job) -> None:
+                self.ctx.perform(job)
+                report("done", number)
+
+            def woken() -> None:
+                while os.read(wakes, 4096):
+                    self.ctx.wake()
 
             self.metrics.forward = forward
             stop = self.background()
+            threading.Thread(target=woken, name="wakes", daemon=True).start()
             with ThreadPoolExecutor(self.threads, thread_name_prefix="worker") as pool:
                 while True:
                     try:
-                        message = jobs.recv()
+                        number, job = jobs.recv()
                     except EOFError:
                         break
-                    if message is None:
-                        self.ctx.wake()
-                    else:
-                        pool.submit(self.ctx.perform, message)
+                    pool.submit(do, number, job)
             stop()
         except BaseException:  # logged; the web process takes the work over
             log.exception("the worker process failed")

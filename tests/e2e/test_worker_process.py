@@ -3,6 +3,7 @@ neither outlives nor strands the other."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -12,7 +13,10 @@ import pytest
 
 from handoff_bot.outbox.models import OutboxState
 from handoff_bot.slack.ids import ActionId, CallbackId
+from handoff_bot.slack.worker import WorkerProcess
 from tests.e2e.conftest import E2E, OUTSIDER, RECIPIENT, REQUESTER, http_get, wait_until
+
+WORKER_THREADS = inspect.signature(WorkerProcess).parameters["threads"].default
 
 
 def children(pid: int) -> list[int]:
@@ -83,3 +87,22 @@ def test_a_killed_app_leaves_no_worker_behind(e2e: E2E) -> None:
     worker = worker_of(e2e)
     e2e.app.kill()
     wait_until(lambda: not alive(worker), what="the worker to die with the app")
+
+
+def test_jobs_the_worker_had_not_finished_when_it_died_are_done_by_the_app(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    e2e.standin.delay("views.open", 3.0)  # every worker thread busy with a form Slack is slow to open
+    for _ in range(WORKER_THREADS + 1):
+        assert e2e.slack.command(REQUESTER).status == 200
+    e2e.standin.wait_for(lambda _: e2e.views_opened() == WORKER_THREADS, 10)
+    e2e.standin.delay("views.open", 0)
+    os.kill(worker, signal.SIGKILL)  # one form still waits for a thread
+
+    def opened() -> int:
+        return len([c for c in e2e.standin.calls_to("views.open") if c.ok])
+
+    e2e.standin.wait_for(lambda _: opened() == WORKER_THREADS + 1, 10)  # the last one by the app itself
+    e2e.standin.wait_for(lambda _: len(e2e.standin.calls_to("views.open")) == 2 * WORKER_THREADS + 1, 10)
+    assert opened() == WORKER_THREADS + 1
+    # The forms tried again had opened already: nobody is told otherwise.
+    assert e2e.standin.calls_to("response_url") == [] and e2e.ephemerals(REQUESTER) == []

@@ -166,6 +166,8 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         try:
             client.views_open(trigger_id=command["trigger_id"], view=view)
         except SlackApiError as error:
+            if error.response.get("error") == "exchanged_trigger_id":
+                return  # an earlier try opened the form (a job done again after the worker died)
             respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
                 "Slack could not open the form ({error}). Please type /handoff again.",
                 error=error.response.get("error", "error")))
