@@ -48,12 +48,13 @@ class WorkerProcess:
         ctx: the listeners' context; its `wake` wakes the outbox worker of the process it runs in.
         metrics: the web process's metrics, which the worker's counts are added to.
         background: starts the outbox worker and the scheduled jobs; returns a function stopping them.
-        threads: jobs the worker does at once (they mostly wait for Slack and the database).
+        threads: jobs the worker does at once. More do not help when the cores are short: the
+            jobs would share the interpreter and each finish later (a form must open within 3 s).
         niceness: how much lower the worker's CPU priority is.
         stop_timeout: seconds the worker has to finish at shutdown before it is killed.
     """
 
-    def __init__(self, ctx: SlackContext, metrics: Metrics, background: Background, threads: int = 16,
+    def __init__(self, ctx: SlackContext, metrics: Metrics, background: Background, threads: int = 8,
                  niceness: int = 10, stop_timeout: float = 8.0) -> None:
         self.ctx = ctx
         self.metrics = metrics
