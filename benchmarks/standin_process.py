@@ -4,14 +4,13 @@ In the load generator's process, the stand-in's work (answering the app's `views
 `chat.postMessage`, checking every payload against Slack's limits) would share one interpreter
 with the threads timing the acks, and its turns on the GIL would be counted as the app's ack time.
 Real Slack answers from elsewhere: here it answers from a child process, and the benchmark talks
-to it over a pipe (`multiprocessing.managers`), between timed requests only. That process runs at
-niceness +10: Slack's own work costs the app's machine nothing, so here the stand-in takes the
-cores only when the app and the load generator leave them.
+to it over a pipe (`multiprocessing.managers`), between timed requests only. It
+runs at the load generator's priority, not lower: starved of CPU, it would check a `views.open`'s
+trigger_id late and report a form the app opened in time as expired.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from multiprocessing.managers import BaseManager
@@ -52,7 +51,7 @@ class StandInProcess:
 
     def __init__(self) -> None:
         self._manager = _Manager()
-        self._manager.start(os.nice, (10,))  # see the module's docstring
+        self._manager.start()
         self._remote: Any = self._manager.StandIn()  # type: ignore[attr-defined]
         self._remote.serve()
         self.api_url: str = self._remote.api_url_()
