@@ -23,6 +23,7 @@ import ctypes
 import itertools
 import logging
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -119,7 +120,8 @@ class WorkerProcess:
             try:
                 self._jobs.send((number, job))
                 return True
-            except OSError:
+            except (OSError, pickle.PicklingError, TypeError, AttributeError):
+                # The worker is gone (the listener takes over), or the job would not pickle.
                 del self._unfinished[number]
                 return False
 
