@@ -46,7 +46,7 @@ class _OutboxDepth(Collector):
 
 
 class Metrics:
-    """The counters and histograms one app process exports."""
+    """The counters and histograms one app exports (the web process serves them; its worker's counts are added)."""
 
     def __init__(self, db: Database) -> None:
         self.registry = CollectorRegistry()

@@ -223,7 +223,7 @@ def test_two_processes_on_one_database_deliver_every_reminder_and_escalation_exa
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("several app processes share one database only on PostgreSQL (set TEST_DATABASE_URL); "
-                    "SQLite is for a single process")
+                    "SQLite is for a single `python app.py`")
     add_people(standin)
     # Both start at once: the migrations and the departments import are serialised by advisory locks.
     apps = [launch({**app_env, "PORT": str(free_port())}, wait=False) for _ in range(2)]
