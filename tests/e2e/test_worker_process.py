@@ -16,6 +16,7 @@ from handoff_bot.slack.ids import ActionId, CallbackId
 from handoff_bot.slack.worker import WorkerProcess
 from tests.e2e.conftest import E2E, OUTSIDER, RECIPIENT, REQUESTER, http_get, wait_until
 
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")]
 WORKER_THREADS = inspect.signature(WorkerProcess).parameters["threads"].default
 
 
@@ -42,8 +43,6 @@ def worker_of(e2e: E2E) -> int:
     wait_until(lambda: len(children(e2e.app.proc.pid)) == 1, what="one worker process")
     return children(e2e.app.proc.pid)[0]
 
-
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")]
 
 
 def test_the_work_requests_start_is_done_by_a_worker_at_a_lower_priority(e2e: E2E) -> None:
