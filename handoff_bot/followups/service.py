@@ -134,10 +134,10 @@ def _last_seq(session: Session, handoff: Handoff, kind: K) -> int:
 
 
 def _desired(
-    session: Session, handoff: Handoff, now: datetime, receiving: WorkingCalendar
+    session: Session, handoff: Handoff, now: datetime, receiving: WorkingCalendar, created: bool = False
 ) -> dict[K, datetime]:
     """What should be pending for the handoff in its current state, and when (`receiving`: the receiving
-    side's calendar; `handoff.deadline_at` is up to date)."""
+    side's calendar; `handoff.deadline_at` is up to date; `created`: none of its follow-ups has fired)."""
     standard = handoff.standard
     state = handoff.state
     wanted: dict[K, datetime] = {}
@@ -160,13 +160,13 @@ def _desired(
         requester = calendar(session, handoff, handoff.requester_id)
         wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, int(standard["remind_every_s"]))
     if (late_at := handoff.deadline_at) is not None:
-        if not _fired(session, handoff, K.DUE_SOON):
+        if created or not _fired(session, handoff, K.DUE_SOON):
             last_day = handoff.due_date or late_at.astimezone(receiving.zone).date()
             day_before = receiving.working_day_before(last_day)
             soon = receiving.next_working_moment(datetime.combine(day_before, time(0), tzinfo=receiving.zone))
             if handoff.created_at < soon < late_at:
                 wanted[K.DUE_SOON] = soon
-        if not _fired(session, handoff, K.OVERDUE):
+        if created or not _fired(session, handoff, K.OVERDUE):
             wanted[K.OVERDUE] = late_at
     if state is S.DONE and handoff.done_at is not None and not _fired(session, handoff, K.RATING_REMINDER):
         requester = calendar(session, handoff, handoff.requester_id)
@@ -174,15 +174,16 @@ def _desired(
     return wanted
 
 
-def plan(session: Session, handoff: Handoff, now: datetime) -> None:
+def plan(session: Session, handoff: Handoff, now: datetime, *, created: bool = False) -> None:
     """Make the pending follow-ups of `handoff` match its state: re-plan, cancel, or add.
 
-    Called in the transaction of every state change.
+    Called in the transaction of every state change; `created`: the handoff was recorded in this
+    transaction, so it has no follow-ups yet (their queries are skipped).
     """
     receiving = calendar(session, handoff, _recipient_side(session, handoff))
     handoff.deadline_at = deadline(handoff, receiving) if handoff.state in OPEN_STATES else None
-    wanted = _desired(session, handoff, now, receiving)
-    pending = session.scalars(select(Followup).where(
+    wanted = _desired(session, handoff, now, receiving, created)
+    pending: Sequence[Followup] = [] if created else session.scalars(select(Followup).where(
         Followup.handoff_id == handoff.id, Followup.state == FollowupState.PENDING)).all()
     stale = [f.id for f in pending if f.kind not in wanted]
     if stale:
@@ -191,8 +192,8 @@ def plan(session: Session, handoff: Handoff, now: datetime) -> None:
         if followup.kind in wanted:
             followup.due_at = wanted.pop(followup.kind)
     for kind, due in wanted.items():
-        session.add(Followup(handoff_id=handoff.id, kind=kind, seq=_last_seq(session, handoff, kind) + 1,
-                             due_at=due, created_at=now))
+        seq = 1 if created else _last_seq(session, handoff, kind) + 1
+        session.add(Followup(handoff_id=handoff.id, kind=kind, seq=seq, due_at=due, created_at=now))
 
 
 def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, Item]]:

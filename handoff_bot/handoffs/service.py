@@ -166,6 +166,7 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
         created_at=now, updated_at=now, requester_id=draft.requester_id,
         from_department_id=from_department_id, to_department_id=department.id,
         recipient_id=recipient_id, title=title, details=details or None, due_date=draft.due_date,
+        deadline_at=None,  # set by followups.plan: loaded as NULL, it is only updated when there is one
         source_view_id=draft.source_view_id,
         relation=draft.relation, priority=draft.priority, state=HandoffState.SENT,
         standard={**asdict(standard), "agreed": agreed}, confirm_clock_since=now,
@@ -174,7 +175,7 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
     session.add(handoff)
     session.flush()
     lifecycle.record_creation(session, handoff, now)
-    followups.plan(session, handoff, now)
+    followups.plan(session, handoff, now, created=True)
     if recipient_id:
         enqueue(session, N.RECIPIENT_CARD, recipient_id, now, handoff_id=handoff.id)
     else:
