@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
 STUCK_AFTER = timedelta(minutes=10)
+LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the user is used
 FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
 
 
@@ -47,9 +48,13 @@ class Runtime:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
-        # Inside a request only fast calls are made (views.open, users.info): keep them short.
+        # For the work requests start (views.open within the trigger's 3 s): keep the calls short.
         self.client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
-        self.directory = SlackDirectory(self.db, self.client, self.clock)
+        # Profiles are looked up while requests are answered (a user's language, a form's recipient):
+        # one try, bounded, so that a slow users.info cannot hold an ack past Slack's 3 s.
+        self.directory = SlackDirectory(self.db, WebClient(
+            token=settings.bot_token, base_url=settings.slack_api_url, timeout=LOOKUP_TIMEOUT, retry_handlers=[],
+        ), self.clock)
         self.metrics = Metrics(self.db)
         self.deliverer = Deliverer(
             self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),

@@ -21,7 +21,11 @@ FRESH_FOR = timedelta(hours=12)
 
 
 class SlackDirectory:
-    """Profiles from a memory cache, then the database, then `users.info` (kept for 12 hours)."""
+    """Profiles from a memory cache, then the database, then `users.info` (kept for 12 hours).
+
+    When `users.info` fails or times out (the client's timeout bounds it), the last profile seen is
+    used, else a bare one (the user id as name, UTC, en-US); it is asked again next time.
+    """
 
     def __init__(self, db: Database, client: WebClient, clock: Clock) -> None:
         self._db = db

@@ -6,6 +6,7 @@ retry and delivers again until nothing is pending, so no test sleeps through a b
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -336,3 +337,20 @@ def test_a_timed_out_post_is_retried_and_the_card_arrives(bot: Bot) -> None:
     timed_out_card(bot)
     assert all(m.state is OutboxState.SENT for m in outbox(bot))
     assert len([m for m in bot.standin.messages(RECIPIENT) if "New handoff" in m["text"]]) >= 1
+
+
+def test_a_slow_users_info_does_not_hold_an_ack_past_slacks_3_seconds(bot: Bot) -> None:
+    """Acks that need a profile Slack is slow to give use what is known instead of waiting."""
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    bot.standin.add_user("UNEW")  # never looked up yet, nor is MEMBER
+    bot.standin.delay("users.info", 4.0)
+
+    began = time.monotonic()
+    reply = bot.slack.command("UNEW", "help")
+    assert time.monotonic() - began < 3.0
+    assert reply.status == 200 and reply.json and reply.json["blocks"]  # in English: the language was not known
+
+    began = time.monotonic()
+    assert submit_new(bot, form, recipient=MEMBER).text == ""
+    assert time.monotonic() - began < 3.0
+    assert (the_handoff(bot).recipient_id, the_handoff(bot).state) == (MEMBER, HandoffState.SENT)
