@@ -178,8 +178,14 @@ def test_a_full_loop_completes_with_30_percent_of_writes_failing(bot: Bot, seed:
     }
     assert len(standin.messages(RECIPIENT)) == 5 and len(standin.messages(REQUESTER)) == 5
     ephemerals = [c for c in standin.calls_to("chat.postEphemeral") if c.ok]
-    assert [(c.params["user"], c.params["channel"]) for c in ephemerals] == [(OUTSIDER, dm_channel(REQUESTER))]
-    assert "Only <@UREQ>" in ephemerals[0].params["text"]
+    refused = [c for c in ephemerals if c.params["user"] == OUTSIDER]
+    assert [c.params["channel"] for c in refused] == [dm_channel(REQUESTER)]
+    assert "Only <@UREQ>" in refused[0].params["text"]
+    # A click whose modal Slack would not open was answered: the user clicked again.
+    unopened = [c for c in standin.calls_to("views.open", include_faults=True)
+                if c.fault and c.params["view"]["callback_id"] != CallbackId.NEW]
+    assert [c.params["text"] for c in ephemerals if c not in refused] == [
+        "Slack could not open the form. Please click the button again."] * len(unopened)
     assert all(m.state is OutboxState.SENT for m in outbox(bot)), [(m.kind, m.state) for m in outbox(bot)]
 
     # Notices of the handoff went out in the order they were queued.
@@ -354,3 +360,18 @@ def test_a_slow_users_info_does_not_hold_an_ack_past_slacks_3_seconds(bot: Bot) 
     assert submit_new(bot, form, recipient=MEMBER).text == ""
     assert time.monotonic() - began < 3.0
     assert (the_handoff(bot).recipient_id, the_handoff(bot).state) == (MEMBER, HandoffState.SENT)
+
+
+def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> None:
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    assert submit_new(bot, form, recipient=RECIPIENT).text == ""
+    pump(bot)
+    card = bot.last(RECIPIENT, "New handoff")
+    bot.standin.trigger_ttl = 0  # every trigger_id has expired by the time the form is opened
+
+    assert bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card).status == 200
+    assert bot.ephemerals(RECIPIENT) == ["Slack could not open the form. Please click the button again."]
+    assert bot.slack.command(REQUESTER, "").status == 200
+    answers = [c.params.get("text") for c in bot.standin.calls_to("response_url") if c.ok]
+    assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
+    assert the_handoff(bot).state is HandoffState.SENT

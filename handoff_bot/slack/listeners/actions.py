@@ -80,6 +80,9 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
             except SlackApiError as error:
                 log.warning("views.open failed: %s", error.response.get("error"))
+                if error.response.get("error") != "exchanged_trigger_id":  # else an earlier try opened it
+                    ctx.say(user_id, N_("Slack could not open the form. Please click the button again."),
+                            channel_of(body))
         later(action_id, work)
 
     now = ctx.clock.now
