@@ -428,7 +428,8 @@ def test_chinese_replies() -> None:
 def test_chinese_reminders_fit_slack_and_speak_chinese(item: Item) -> None:
     state = sorted(APPLIES[item], key=list(HandoffState).index)[0]
     handoff = a_handoff(state, due_date=None, confirm_reminders=2)
-    rendered = reminders.reminders(translator("zh-CN"), [{"k": item.value, "h": 7, "by": "U0MGR"}], {7: handoff})
+    rendered = reminders.reminders(translator("zh-CN"), [{"k": item.value, "h": 7, "by": "U0MGR"}], {7: handoff},
+                                   handoff.recipient_id)
     assert check_message_text(rendered.text) == []
     assert check_blocks(rendered.blocks) == []
     assert CJK.search(rendered.text), rendered.text
@@ -441,7 +442,7 @@ def test_a_chinese_reminder_for_several_handoffs() -> None:
     items = [{"k": Item.OVERDUE_MANAGER.value, "h": 7}, {"k": Item.CONFIRM_REMINDER.value, "h": 8}]
     handoffs = {7: a_handoff(HandoffState.CONFIRMED, recipient_id=None),
                 8: a_handoff(HandoffState.CONFIRMED, id=8)}
-    rendered = reminders.reminders(translator("zh-CN"), items, handoffs)
+    rendered = reminders.reminders(translator("zh-CN"), items, handoffs, "U0MGR")
     assert rendered.text == "有 2 项交接需要你处理"
     assert rendered.blocks[1]["text"]["text"] == (
         ":warning: 来自 <@U0REQ> 的 *Prepare the Q3 invoice* 在 Finance 已逾期（负责人：暂无）。")

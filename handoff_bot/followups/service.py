@@ -66,9 +66,21 @@ APPLIES: dict[Item, frozenset[S]] = {
 }
 
 
-def applies(item: str, handoff: Handoff) -> bool:
-    """Whether a reminder item about `handoff` is still true."""
-    return handoff.state in APPLIES.get(Item(item), frozenset())
+# Items sent to whoever receives the handoff: the recipient, or the intake channel while nobody has it.
+TO_RECEIVING = frozenset({Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, Item.NUDGE})
+
+
+def applies(item: str, handoff: Handoff, target: str) -> bool:
+    """Whether a reminder item about `handoff`, sent to `target` (a user or channel id), is still true:
+    the handoff is in a state it speaks of and, for the receiving side's items, `target` still
+    receives it (not after a reassignment or a claim)."""
+    kind = Item(item)
+    return handoff.state in APPLIES.get(kind, frozenset()) and (kind not in TO_RECEIVING or target == receiver(handoff))
+
+
+def receiver(handoff: Handoff) -> str | None:
+    """Who hears of the handoff's progress on the receiving side: its recipient, else the intake channel."""
+    return handoff.recipient_id or handoff.to_department.intake_channel
 
 
 def calendar(session: Session, handoff: Handoff, user_id: str | None) -> WorkingCalendar:
@@ -198,18 +210,18 @@ def plan(session: Session, handoff: Handoff, now: datetime, *, created: bool = F
 
 def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, Item]]:
     """Who hears of a follow-up, and as which item."""
-    receiving = handoff.recipient_id or handoff.to_department.intake_channel
+    side = receiver(handoff)
     managers = departments.managers(session, handoff.to_department_id)
     if kind is K.CONFIRM_REMINDER:
-        return [(receiving, Item.CONFIRM_REMINDER)] if receiving else []
+        return [(side, Item.CONFIRM_REMINDER)] if side else []
     if kind is K.REVIEW_REMINDER:
         return [(handoff.requester_id, Item.REVIEW_REMINDER)]
     if kind is K.ESCALATION:
         return [(m, Item.ESCALATION) for m in managers] + [(handoff.requester_id, Item.ESCALATED)]
     if kind is K.DUE_SOON:
-        return [(receiving, Item.DUE_SOON)] if receiving else []
+        return [(side, Item.DUE_SOON)] if side else []
     if kind is K.OVERDUE:
-        told = [(receiving, Item.OVERDUE)] if receiving else []
+        told = [(side, Item.OVERDUE)] if side else []
         return told + [(handoff.requester_id, Item.OVERDUE_REQUESTER)] + [
             (m, Item.OVERDUE_MANAGER) for m in managers if m != handoff.recipient_id]
     return [(handoff.requester_id, Item.RATING_REMINDER)]

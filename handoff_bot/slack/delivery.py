@@ -290,9 +290,9 @@ class Deliverer:
             return plan
         if message.kind is NoticeKind.REMINDERS:
             loaded = self._load(session, message.params["items"])
-            items = current(message.params["items"], loaded)
+            items = current(message.params["items"], loaded, message.target)
             if items:  # a reminder that no longer applies is not sent
-                rendered = reminders(tr, items, loaded)
+                rendered = reminders(tr, items, loaded, message.target)
                 rows = [{"handoff_id": h, "kind": message.kind, "target": message.target, "params": {"items": items}}
                         for h in dict.fromkeys(int(i["h"]) for i in items)]
                 plan.append(self._post(message.target, rendered, rows))
@@ -311,7 +311,7 @@ class Deliverer:
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)
                 if record.kind is NoticeKind.REMINDERS:
                     rendered = reminders(translator(locale), record.params["items"],
-                                         self._load(session, record.params["items"]))
+                                         self._load(session, record.params["items"]), record.target)
                 else:
                     facts.params, facts.target = record.params, record.target
                     rendered = render(record.kind, translator(locale), facts)

@@ -193,6 +193,9 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     assert not handoff(fast).escalated
     assert buttons(fast.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
     assert buttons(fast.last(RECIPIENT, "New handoff")) == []
+    # Nor do the nudge and the reminders the former recipient got: the handoff is no longer theirs.
+    assert buttons(fast.last(RECIPIENT, "asks you to act")) == []
+    assert buttons(fast.last(RECIPIENT, "waits for you")) == []
     assert "reassigned" in fast.last(RECIPIENT, "reassigned")["text"]
     assert tick(fast, timedelta(hours=1)) == 1  # the new recipient's clock starts afresh
     assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]

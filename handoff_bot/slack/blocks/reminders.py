@@ -89,18 +89,19 @@ def _buttons(tr: Translator, item: dict[str, Any], h: Handoff) -> list[dict[str,
     return []
 
 
-def current(items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff]) -> list[dict[str, Any]]:
-    """The items still true now: a reminder that no longer applies is not sent."""
-    return [i for i in items if (h := handoffs.get(int(i["h"]))) is not None and applies(i["k"], h)]
+def current(items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff], target: str) -> list[dict[str, Any]]:
+    """The items to `target` still true now: a reminder that no longer applies is not sent."""
+    return [i for i in items if (h := handoffs.get(int(i["h"]))) is not None and applies(i["k"], h, target)]
 
 
-def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff]) -> Message:
-    """One message listing `items`; an item whose handoff moved on says so and offers no button."""
+def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff], target: str) -> Message:
+    """One message to `target` listing `items`; an item whose handoff moved on (or went to someone
+    else) says so and offers no button."""
     _ = tr.gettext
     blocks: list[Block] = []
     for number, item in enumerate(items):
         h = handoffs[int(item["h"])]
-        if applies(item["k"], h):
+        if applies(item["k"], h, target):
             blocks.append(section(_line(tr, item, h)))
             if item["k"] in (Item.ESCALATION, Item.OVERDUE_MANAGER):
                 blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),
