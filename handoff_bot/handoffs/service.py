@@ -284,11 +284,15 @@ def current_round(session: Session, handoff: Handoff) -> UnderstandingRound | No
     )
 
 
-def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequence[str], now: datetime) -> Handoff:
+def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequence[str], now: datetime, *,
+            rounds_seen: int | None = None) -> Handoff:
     """The recipient restates every key point in their own words.
 
+    `rounds_seen`: the handoff's rounds when the recipient's form was opened; a form opened before a
+    later round (it did not show the requester's clarification) is out of date.
+
     Raises:
-        InvalidInput: a restatement is empty or too long (field `point_N`).
+        InvalidInput: a restatement is empty or too long (field `point_N`), or the form is out of date.
         ActionRefused: not the recipient, or not awaiting a restatement.
     """
     handoff = load(session, handoff_id, for_update=True)
@@ -299,7 +303,7 @@ def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequ
         FieldError(f"point_{i}", "too_long", {"limit": DETAILS_MAX, "length": len(t)})
         for i, t in enumerate(texts, 1) if len(t) > DETAILS_MAX
     ]
-    if len(texts) != len(handoff.key_points):
+    if len(texts) != len(handoff.key_points) or rounds_seen not in (None, handoff.rounds):
         errors.append(FieldError("point_1", "stale_form"))
     if errors:
         raise InvalidInput(errors)

@@ -179,3 +179,28 @@ def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:
     assert "cancelled" in bot.last(RECIPIENT, "cancelled")["text"]
     assert all(buttons(m) == [] for m in bot.posts(RECIPIENT) + bot.posts(REQUESTER))
 
+
+
+def test_a_restatement_written_before_a_clarification_is_refused_as_out_of_date(bot: Bot) -> None:
+    """The recipient opened the form twice (two devices) and sent one; the requester clarified; the
+    other form never showed the clarification."""
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT).text == ""
+    bot.deliver()
+    card = bot.last(RECIPIENT, "New handoff")
+    for count in (1, 2):
+        assert bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card).status == 200
+        bot.wait_view(CallbackId.RESTATE, count=count)
+    first, second = [bot.standin.view(c.response["view"]["id"]) for c in bot.standin.calls_to("views.open")
+                     if c.ok and c.response][-2:]
+    words = {BlockId.point(i): {"value": text_value(w)} for i, w in enumerate(["By region", "Receipts"], 1)}
+    assert bot.slack.view_submission(RECIPIENT, first, words).text == ""
+    bot.deliver()
+    assert bot.click(REQUESTER, ActionId.CLARIFY, bot.last(REQUESTER, "restated")).status == 200
+    reply = bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.CLARIFY), {
+        BlockId.CLARIFICATION: {"value": text_value("Totals must include VAT")}})
+    assert reply.status == 200 and not reply.text
+
+    reply = bot.slack.view_submission(RECIPIENT, second, words)
+    assert reply.json == {"response_action": "errors", "errors": {
+        BlockId.point(1): "This form is out of date; close it and open it again."}}
+    assert (handoff(bot).state, handoff(bot).rounds) == (HandoffState.CLARIFYING, 1)

@@ -64,8 +64,9 @@ class Form:
             return "invalid"
 
     def number(self, key: str) -> int | None:
+        """A whole number ≥ 0 from the form's private metadata; None when absent or anything else."""
         value = self.meta.get(key)
-        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
         return value if ok else None
 
 
@@ -128,11 +129,11 @@ def register(app: App, ctx: SlackContext) -> None:
         handoffs.create(session, draft, directory=form.profiles, now=ctx.clock.now())
 
     def restate(session: Session, form: Form, user_id: str) -> None:
-        handoff_id, count = form.number("h"), form.number("n") or 0
-        if handoff_id is None or not 0 < count <= handoffs.KEY_POINTS_MAX:
+        handoff_id, round_number, count = form.number("h"), form.number("r"), form.number("n") or 0
+        if handoff_id is None or round_number is None or not 0 < count <= handoffs.KEY_POINTS_MAX:
             raise InvalidInput([FieldError("point_1", "stale_form")])
         texts = [form.text(BlockId.point(i)) for i in range(1, count + 1)]
-        handoffs.restate(session, handoff_id, user_id, texts, ctx.clock.now())
+        handoffs.restate(session, handoff_id, user_id, texts, ctx.clock.now(), rounds_seen=round_number)
 
     def clarify(session: Session, form: Form, user_id: str) -> None:
         handoff_id, round_number = form.number("h"), form.number("r")
