@@ -78,7 +78,7 @@ def make_wsgi(
         if path == "/readyz" and method in ("GET", "HEAD"):
             report = ready()
             return _json(start_response, "200 OK" if report.get("ready") else "503 Service Unavailable", report)
-        if path == "/metrics" and method == "GET" and metrics is not None:
+        if path == "/metrics" and method in ("GET", "HEAD") and metrics is not None:
             body = metrics()
             start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
                                       ("Content-Length", str(len(body)))])

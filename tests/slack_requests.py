@@ -359,6 +359,12 @@ class SlackSender:
             event_id=event_id,
         )
 
+    def app_rate_limited(self, minute: int) -> Reply:
+        """Slack's notice that it holds back this app's events (more than 30,000 in an hour)."""
+        body = json.dumps({"token": VERIFICATION_TOKEN, "type": "app_rate_limited", "team_id": TEAM_ID,
+                           "minute_rate_limited": minute, "api_app_id": APP_ID})
+        return self.raw(body.encode(), {"Content-Type": JSON})
+
     def url_verification(self, challenge: str) -> Reply:
         """The handshake Slack sends when the Request URL is saved."""
         body = json.dumps({"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"})

@@ -54,6 +54,16 @@ def build_app(
 
     if middleware is not None:
         app.use(middleware)
+
+    @app.use
+    def rate_limited(body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        """Slack's notice that it is dropping events to this app (over 30,000 an hour): taken, logged."""
+        if body.get("type") != "app_rate_limited":
+            return next()
+        log.warning("Slack is holding back events to this app (rate limited since minute %s)",
+                    body.get("minute_rate_limited"))
+        return BoltResponse(status=200, body="")
+
     commands.register(app, ctx, client)
     actions.register(app, ctx, client)
     views.register(app, ctx)

@@ -133,3 +133,12 @@ def test_metrics_count_requests_ack_times_and_the_outbox(bot: Bot) -> None:
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     assert 'handoff_outbox_notices{state="sent"} 2.0' in text
     assert "handoff_outbox_delivered_total 2.0" in text
+    head = urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5)
+    assert head.status == 200 and head.read() == b""
+
+
+def test_slacks_notice_that_it_holds_back_events_is_taken_and_logged(
+        bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    reply = bot.slack.app_rate_limited(1518467820)
+    assert (reply.status, reply.text) == (200, "")  # anything else counts as a failed delivery
+    assert "Slack is holding back events to this app (rate limited since minute 1518467820)" in caplog.text
