@@ -3,6 +3,7 @@
     SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:PORT/api/ PORT=3001 \
         .venv/bin/python benchmarks/bare_bolt.py                              # Bolt's defaults
     … .venv/bin/python benchmarks/bare_bolt.py --process-before-response      # ack inline
+    … .venv/bin/python benchmarks/bare_bolt.py --process-before-response --open-modal
 
 The floor for `benchmarks/run_all.py`: what Bolt and the server cost before the app does anything.
 The same server stack as `handoff_bot.runtime.Runtime.serve`: waitress `create_server(…,
@@ -17,6 +18,11 @@ Every slash command, block action and view submission is acked with an empty bod
   pool and the HTTP thread waits for `ack()`, polling every 10 ms;
 - `--process-before-response`: the listener runs on the HTTP thread and the answer is sent when
   it returns (what Handoff uses).
+
+With `--open-modal` (and `--process-before-response`), commands and actions also open a small
+modal the way Bolt's documentation does it: a lazy listener that calls `views.open`, started on
+Bolt's thread pool as the ack goes out. That is the work `/handoff` and a click set going in
+Handoff; this app shows what it costs the acks of any Bolt app on the same machine.
 
 Environment: SLACK_SIGNING_SECRET (required), SLACK_BOT_TOKEN (default `xoxb-bare`),
 SLACK_API_URL (default Slack's), PORT (default 3000). SIGTERM stops it.
@@ -44,8 +50,14 @@ MAX_BODY = 1024 * 1024  # as handoff_bot.runtime
 ANY = re.compile(".*")
 
 
-def build(signing_secret: str, token: str, api_url: str, *, process_before_response: bool) -> App:
-    """The bare Bolt app: every command, action and view acked, nothing else."""
+MODAL = {"type": "modal", "callback_id": "bare", "title": {"type": "plain_text", "text": "Bare Bolt"},
+         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Opened after the ack."}}]}
+
+
+def build(signing_secret: str, token: str, api_url: str, *, process_before_response: bool,
+          open_modal: bool = False) -> App:
+    """The bare Bolt app: every command, action and view acked; with `open_modal`, commands and actions
+    also open a modal, in a lazy listener (Bolt runs it on its thread pool as the ack goes out)."""
     app = App(
         client=WebClient(token=token, base_url=api_url, timeout=5),
         signing_secret=signing_secret,
@@ -57,8 +69,15 @@ def build(signing_secret: str, token: str, api_url: str, *, process_before_respo
     def just_ack(ack: Ack) -> None:
         ack()
 
-    app.command(ANY)(just_ack)
-    app.action(ANY)(just_ack)
+    def open_it(body: dict[str, Any], client: WebClient) -> None:
+        client.views_open(trigger_id=body["trigger_id"], view=MODAL)
+
+    if open_modal:
+        app.command(ANY)(ack=just_ack, lazy=[open_it])
+        app.action(ANY)(ack=just_ack, lazy=[open_it])
+    else:
+        app.command(ANY)(just_ack)
+        app.action(ANY)(just_ack)
     app.view(ANY)(just_ack)
     return app
 
@@ -87,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--process-before-response", action="store_true",
                         help="ack inline (Handoff's setting) instead of Bolt's default")
+    parser.add_argument("--open-modal", action="store_true",
+                        help="commands and actions also open a modal (a lazy listener calling views.open)")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
     secret = os.environ.get("SLACK_SIGNING_SECRET", "")
@@ -97,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = build(secret, os.environ.get("SLACK_BOT_TOKEN") or "xoxb-bare",
                 os.environ.get("SLACK_API_URL") or "https://slack.com/api/",
-                process_before_response=args.process_before_response)
+                process_before_response=args.process_before_response, open_modal=args.open_modal)
     port = int(os.environ.get("PORT") or 3000)
     server = create_server(wsgi(app), host=args.host, port=port, threads=8, max_request_body_size=MAX_BODY,
                            ident="bare-bolt")

@@ -1,9 +1,10 @@
 """All the performance figures in one command: `python app.py` against two bare Bolt apps.
 
-    .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, under 10 minutes
+    .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, under 12 minutes
     .venv/bin/python benchmarks/run_all.py --quick    # 100 requests per level, under 2 minutes
     .venv/bin/python benchmarks/run_all.py --database-url postgresql+psycopg://user@host:5432/postgres
     .venv/bin/python benchmarks/run_all.py --servers sqlite,floor --pace 0   # some servers, no steady level
+    .venv/bin/python benchmarks/run_all.py --servers sqlite,floor --kinds command --levels 1   # one row each
 
 What it runs, one server at a time, all on loopback, all talking to one Slack stand-in
 (`tests/slack_standin.py`) in a process of its own (`benchmarks/standin_process.py`):
@@ -14,7 +15,10 @@ What it runs, one server at a time, all on loopback, all talking to one Slack st
    the role needs CREATEDB; skipped if the server does not answer);
 3. `benchmarks/bare_bolt.py`: a Bolt app whose listeners only ack, Bolt's defaults
    (`process_before_response=False`), on the same server stack;
-4. the same with `process_before_response=True`: the floor the ratios are taken against.
+4. the same with `process_before_response=True`: the floor the ratios are taken against;
+5. the floor app again, its `/handoff` and clicks also opening a modal the way Bolt documents it (a
+   lazy listener calling `views.open` while the ack goes out): what that work alone costs the acks
+   of any Bolt app on this machine (submissions are only acked).
 
 Each gets signed requests over HTTP (`tests/slack_requests.py`) from 1, 10, 50 and 100 threads,
 each thread sending its next request as soon as the last one is answered, and first from one
@@ -35,7 +39,7 @@ and the start-up time, from the process start to `GET /healthz` answering 200 (f
 database, which migrates it, and restarts on a migrated one).
 
 Bounded: each level stops after `--level-timeout` s, and levels are skipped once `--budget` s
-have passed (600 s full, 115 s --quick). Exit 1 if any request was answered wrongly.
+have passed (660 s full, 100 s --quick). Exit 1 if any request was answered wrongly.
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ PACED_REQUESTS = 100  # at most, per steady-rate level
 FOLLOW_UP_TIMEOUT = 60.0
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 FLOOR = "bare Bolt, pbr=True"
-SERVERS = ("sqlite", "postgresql", "bolt-default", "floor")  # --servers
+LAZY = "Bolt, lazy views.open"
+SERVERS = ("sqlite", "postgresql", "bolt-default", "floor", "bolt-lazy")  # --servers
 
 
 def free_port() -> int:
@@ -234,21 +239,24 @@ def outbox_empty(db: Database) -> bool:
             OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING])))
 
 
-def follow_up(standin: StandInProcess, db: Database, level: Level, calls_before: int, handoffs_before: int) -> None:
-    """Wait for the work app.py does after its acks; describe it in `level.follow_up`."""
+def follow_up(standin: StandInProcess, db: Database | None, level: Level, calls_before: int,
+              handoffs_before: int) -> None:
+    """Wait for the work a server does after its acks (without `db`: the modals of the bare app);
+    describe it in `level.follow_up`."""
     began = time.monotonic()
     if level.kind in ("command", "click"):
         callback = CallbackId.NEW if level.kind == "command" else CallbackId.RESTATE
 
         def opened() -> list[Any]:
             return [c for c in standin.calls[calls_before:] if c.method == "views.open"
-                    and (c.params.get("view") or {}).get("callback_id") == callback]
+                    and (db is None or (c.params.get("view") or {}).get("callback_id") == callback)]
 
         wait_until(lambda: len(opened()) >= level.sent - level.errors, FOLLOW_UP_TIMEOUT)
         ok = [c for c in opened() if c.ok]
         refused = sorted({str((c.response or {}).get("error") or c.fault) for c in opened() if not c.ok})
         level.follow_up = f"forms opened {len(ok)}/{level.sent}" + (f" ({', '.join(refused)})" if refused else "")
         return
+    assert db is not None
     drained = wait_until(lambda: outbox_empty(db), FOLLOW_UP_TIMEOUT)
     level.drained_after = time.monotonic() - began if drained else None
     level.handoffs = count_handoffs(db) - handoffs_before
@@ -295,10 +303,10 @@ class Bench:
         server = Server(name, argv, env, self.workdir / f"{name.replace(' ', '_').replace(',', '')}.log")
         return server
 
-    def load(self, server: Server, db: Database | None) -> None:
+    def load(self, server: Server, db: Database | None, count_modals: bool = False) -> None:
         paced = [(1, self.args.pace)] if self.args.pace else []
-        for kind in KINDS:
-            for concurrency, pace in [*paced, *((c, 0.0) for c in LEVELS)]:
+        for kind in self.args.kinds:
+            for concurrency, pace in [*paced, *((c, 0.0) for c in self.args.levels)]:
                 name = f"{pace:.0f}/s" if pace else str(concurrency)
                 if self.over_budget():
                     self.notes.append(f"{server.name}: {LABELS[kind]} at {name} skipped (--budget)")
@@ -307,7 +315,7 @@ class Bench:
                 handoffs_before = count_handoffs(db) if db is not None else 0
                 requests = min(self.args.requests, PACED_REQUESTS) if pace else max(self.args.requests, concurrency)
                 level = run_level(self.workload, server, kind, concurrency, requests, self.args.level_timeout, pace)
-                if db is not None:
+                if db is not None or (count_modals and kind != "submission"):
                     follow_up(self.standin, db, level, calls_before, handoffs_before)
                 self.levels.append(level)
                 print(f"  {server.name:<22} {LABELS[kind]:<16} {level.label:>5}: {level.rate:7.0f} req/s, "
@@ -337,15 +345,15 @@ class Bench:
             server.stop()
             db.dispose()
 
-    def bare(self, process_before_response: bool) -> None:
-        name = f"bare Bolt, pbr={process_before_response}"
+    def bare(self, process_before_response: bool, open_modal: bool = False) -> None:
+        name = LAZY if open_modal else f"bare Bolt, pbr={process_before_response}"
         argv = [sys.executable, "benchmarks/bare_bolt.py"] + (["--process-before-response"] if
                                                               process_before_response else [])
-        server = self.start(name, argv, {})
+        server = self.start(name, argv + (["--open-modal"] if open_modal else []), {})
         try:
             process = Process(name, server.wait_healthy())
             self.processes.append(process)
-            self.load(server, None)
+            self.load(server, None, count_modals=open_modal)
             process.rss, process.hwm = server.memory()
         finally:
             server.stop()
@@ -379,7 +387,7 @@ class Bench:
         backends = [p.name for p in self.processes if p.name.startswith("app.py")]
         lines = ["| conc | " + " | ".join(f"{b}: handoffs/s | with delivery /s" for b in backends) + " |",
                  "|-----:|" + "|".join("------------:|-----------------:" for _ in backends) + "|"]
-        for concurrency in LEVELS:
+        for concurrency in self.args.levels:
             cells = []
             for backend in backends:
                 level = next((lv for lv in self.levels if lv.target == backend and lv.kind == "submission"
@@ -422,28 +430,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="requests per level (default 400, --quick 100)")
     parser.add_argument("--level-timeout", type=float, help="seconds per level at most (default 20, --quick 8)")
     parser.add_argument("--budget", type=float, help="skip the remaining levels after this many seconds "
-                                                     "(default 540, --quick 100)")
+                                                     "(default 660, --quick 100)")
     parser.add_argument("--restarts", type=int, help="restarts of app.py timed (default 3, --quick 1)")
     parser.add_argument("--pace", type=float, default=PACE,
                         help=f"one more level per request: 1 thread sending {PACE:.0f} requests/s at a steady "
                              "rate (0: none)")
     parser.add_argument("--servers", default=",".join(SERVERS),
                         help=f"which servers to load, comma-separated (default {','.join(SERVERS)})")
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help=f"which requests, comma-separated (default {','.join(KINDS)})")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)),
+                        help=f"threads sending at once, comma-separated (default {','.join(map(str, LEVELS))})")
     args = parser.parse_args(argv)
     servers = args.servers.split(",")
     if set(servers) - set(SERVERS):
         parser.error(f"unknown servers {sorted(set(servers) - set(SERVERS))}; choose from {', '.join(SERVERS)}")
+    args.kinds = args.kinds.split(",")
+    if set(args.kinds) - set(KINDS):
+        parser.error(f"unknown kinds {sorted(set(args.kinds) - set(KINDS))}; choose from {', '.join(KINDS)}")
+    if not {"sqlite", "postgresql"} & set(servers) and set(args.kinds) - {"command"}:
+        parser.error("clicks and submissions are made from the form and the card app.py sends: "
+                     "include sqlite or postgresql in --servers")
+    try:
+        args.levels = [int(level) for level in args.levels.split(",")]
+    except ValueError:
+        parser.error(f"--levels: whole numbers, comma-separated, not {args.levels!r}")
     quick = args.quick
     args.requests = args.requests or (100 if quick else 400)
     args.level_timeout = args.level_timeout or (8.0 if quick else 20.0)
-    args.budget = args.budget or (100.0 if quick else 540.0)
+    args.budget = args.budget or (100.0 if quick else 660.0)
     args.restarts = args.restarts if args.restarts is not None else (1 if quick else 3)
     for name in list(os.environ):  # the load generator talks to loopback only
         if name.lower() in PROXY_VARS:
             del os.environ[name]
 
     load_avg = os.getloadavg()
-    print(f"run_all{' --quick' if quick else ''}: {args.requests} requests per level, levels {LEVELS}; "
+    print(f"run_all{' --quick' if quick else ''}: {args.requests} requests per level, levels {args.levels}; "
           f"{os.cpu_count()} CPUs, load average {load_avg[0]:.2f} at start, {platform.platform()}, "
           f"Python {platform.python_version()}", flush=True)
     began = time.monotonic()
@@ -464,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.bare(process_before_response=False)
         if "floor" in servers:
             bench.bare(process_before_response=True)
+        if "bolt-lazy" in servers:
+            bench.bare(process_before_response=True, open_modal=True)
 
         print(f"\nAck latency (client wall time per request; floor = {FLOOR}: a bare Bolt app that only acks, "
               "ack inline)\n")
