@@ -142,3 +142,9 @@ def test_slacks_notice_that_it_holds_back_events_is_taken_and_logged(
     reply = bot.slack.app_rate_limited(1518467820)
     assert (reply.status, reply.text) == (200, "")  # anything else counts as a failed delivery
     assert "Slack is holding back events to this app (rate limited since minute 1518467820)" in caplog.text
+
+
+def test_the_title_typed_after_the_command_is_offered_cleaned_as_it_will_be_kept(bot: Bot) -> None:
+    form = open_new_form(bot, "Fix\u202e the\u0007 March\u0000 invoice  \u200f")
+    title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)
+    assert title["element"]["initial_value"] == "Fix the March invoice"

@@ -21,6 +21,7 @@ from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks import modals, replies
 from handoff_bot.slack.blocks.common import context
 from handoff_bot.slack.context import MENTION, SlackContext
+from handoff_bot.text import clean
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
@@ -35,7 +36,7 @@ def parse_text(text: str) -> tuple[str, str | None]:
     title = CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), title)
     title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), title)
     title = LINK.sub(lambda m: m.group(2) or m.group(1), title)
-    return " ".join(title.split())[: handoffs.TITLE_MAX], recipient
+    return clean(title)[: handoffs.TITLE_MAX], recipient  # cleaned as it will be stored
 
 
 def subcommand(text: str) -> tuple[str, list[str]] | None:
