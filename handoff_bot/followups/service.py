@@ -72,10 +72,15 @@ TO_RECEIVING = frozenset({Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, It
 
 def applies(item: str, handoff: Handoff, target: str) -> bool:
     """Whether a reminder item about `handoff`, sent to `target` (a user or channel id), is still true:
-    the handoff is in a state it speaks of and, for the receiving side's items, `target` still
-    receives it (not after a reassignment or a claim)."""
+    the handoff is in a state it speaks of; for the receiving side's items, `target` still receives
+    it (not after a reassignment or a claim); an escalation stands until a reassignment or claim
+    gives the handoff a fresh start."""
     kind = Item(item)
-    return handoff.state in APPLIES.get(kind, frozenset()) and (kind not in TO_RECEIVING or target == receiver(handoff))
+    if handoff.state not in APPLIES.get(kind, frozenset()):
+        return False
+    if kind in (Item.ESCALATION, Item.ESCALATED):
+        return handoff.escalated
+    return kind not in TO_RECEIVING or target == receiver(handoff)
 
 
 def receiver(handoff: Handoff) -> str | None:

@@ -268,9 +268,11 @@ def concerned(session: Session, handoff: Handoff) -> list[str]:
 
 
 def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
-    """A member of the receiving department takes an unassigned handoff."""
+    """A member of the receiving department takes an unassigned handoff; like a reassigned recipient,
+    they have the standard's full time to confirm their understanding, with its reminders."""
     handoff = _apply(session, handoff_id, Action.CLAIM, actor_id, now)
     handoff.recipient_id = actor_id
+    followups.restart_confirm_clock(handoff, now, reset=True)
     enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
     return handoff
@@ -478,8 +480,7 @@ def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
     if recent is not None:
         raise ActionRefused(Refusal.ALREADY_NUDGED, handoff)
     handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
-    target = handoff.recipient_id or handoff.to_department.intake_channel
-    if target:
+    if target := followups.receiver(handoff):
         enqueue(session, N.REMINDERS, target, now, items=[{"h": handoff.id, "k": "nudge", "by": actor_id}])
     return handoff
 

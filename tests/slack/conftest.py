@@ -88,6 +88,10 @@ class Bot:
         assert found, f"no message with {containing!r} in {channel}: {[m.get('text') for m in self.posts(channel)]}"
         return found[-1]
 
+    def now(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message posted earlier as it looks now, after any updates."""
+        return next(m for m in self.posts(message["channel"]) if m["ts"] == message["ts"])
+
     def click(self, user: str, action_id: str, message: dict[str, Any]) -> Reply:
         """Click a button of a posted message as `user` (the button must be there)."""
         return self.slack.click(user, action_id, channel=message["channel"], ts=message["ts"])

@@ -11,7 +11,7 @@ import pytest
 from handoff_bot.departments.models import Department, PairStandard
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
 from tests.slack_requests import user_value
 
@@ -84,8 +84,8 @@ def test_a_reminder_that_no_longer_applies_is_updated_and_not_resent(fast: Bot) 
     reminder = fast.last(RECIPIENT, "waits for you")
     assert buttons(reminder) == [ActionId.CONFIRM_UNDERSTANDING]
     restate(fast, reminder, ["sum", "attach"], count=1)
-    assert buttons(fast.last(RECIPIENT, "waits for you")) == []
-    assert "Now:" in str(fast.last(RECIPIENT, "waits for you")["blocks"])
+    assert buttons(fast.now(reminder)) == []
+    assert "Now:" in str(fast.now(reminder)["blocks"]) and "Now:" in fast.now(reminder)["text"]
     assert tick(fast, timedelta(minutes=30)) == 0
     assert len(reminders_to(fast, RECIPIENT)) == 1
 
@@ -176,9 +176,11 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     tick(fast, timedelta(hours=1))
     tick(fast, timedelta(hours=1))
     escalation = fast.last(MANAGER, "has not been confirmed")
+    reminder = fast.last(RECIPIENT, "waits for you")
     assert fast.click(MANAGER, ActionId.NUDGE, escalation).status == 200
     fast.deliver()
-    assert "asks you to act" in fast.last(RECIPIENT, "asks you to act")["text"]
+    nudge = fast.last(RECIPIENT, "asks you to act")
+    assert buttons(nudge) == [ActionId.CONFIRM_UNDERSTANDING]
     assert fast.click(REQUESTER, ActionId.NUDGE, escalation).status == 200
     assert "Only managers of Finance" in fast.ephemerals(REQUESTER)[-1]
 
@@ -193,9 +195,10 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     assert not handoff(fast).escalated
     assert buttons(fast.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
     assert buttons(fast.last(RECIPIENT, "New handoff")) == []
-    # Nor do the nudge and the reminders the former recipient got: the handoff is no longer theirs.
-    assert buttons(fast.last(RECIPIENT, "asks you to act")) == []
-    assert buttons(fast.last(RECIPIENT, "waits for you")) == []
+    # Nor do the nudge and the reminders the former recipient got: the handoff is no longer theirs;
+    # nor the escalation: the new recipient has a fresh start.
+    assert buttons(fast.now(nudge)) == [] and buttons(fast.now(reminder)) == []
+    assert buttons(fast.now(escalation)) == []
     assert "reassigned" in fast.last(RECIPIENT, "reassigned")["text"]
     assert tick(fast, timedelta(hours=1)) == 1  # the new recipient's clock starts afresh
     assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]
@@ -222,3 +225,21 @@ def test_public_holidays_and_make_up_days_of_the_department_count(make_bot: Call
     bot.clock.set(datetime(2025, 10, 9, 2, 59, tzinfo=timezone.utc))
     assert tick(bot) == 0
     assert tick(bot, timedelta(minutes=1)) == 1
+
+
+def test_claiming_an_escalated_handoff_gives_the_claimer_the_standards_time_and_reminders(fast: Bot) -> None:
+    send(fast, recipient=None)  # to Finance's intake channel
+    for _ in range(3):
+        assert tick(fast, timedelta(hours=1)) == 1  # two reminders to the channel, then the escalation
+    escalation = fast.last(MANAGER, "still unclaimed")
+    assert buttons(escalation) == [ActionId.NUDGE, ActionId.REASSIGN]
+
+    assert fast.click(MEMBER, ActionId.CLAIM, fast.last(INTAKE, "New handoff")).status == 200
+    fast.deliver()
+    assert (handoff(fast).recipient_id, handoff(fast).escalated) == (MEMBER, False)
+    assert buttons(fast.now(escalation)) == []
+    assert "Now: Waiting for <@UMEM> to confirm" in fast.now(escalation)["text"]
+    assert all(buttons(m) == [] for m in fast.posts(INTAKE))  # the channel's reminders too
+    assert tick(fast, timedelta(minutes=59)) == 0
+    assert tick(fast, timedelta(minutes=1)) == 1
+    assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]

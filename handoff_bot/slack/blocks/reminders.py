@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from handoff_bot.followups.service import Item, applies
+from handoff_bot.followups.service import TO_RECEIVING, Item, applies
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
@@ -79,7 +79,7 @@ def _buttons(tr: Translator, item: dict[str, Any], h: Handoff) -> list[dict[str,
                 button(_("Clarify"), ActionId.CLARIFY, review)]
     if kind is Item.RATING_REMINDER:
         return [button(_("Rate it"), ActionId.RATE, value, style="primary")]
-    if kind in (Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, Item.NUDGE):
+    if kind in TO_RECEIVING:
         if h.state is S.SENT and not h.recipient_id:
             return [button(_("Claim"), ActionId.CLAIM, value, style="primary")]
         if h.state in (S.SENT, S.CLARIFYING):
@@ -99,20 +99,23 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
     else) says so and offers no button."""
     _ = tr.gettext
     blocks: list[Block] = []
+    lines: list[str] = []
     for number, item in enumerate(items):
         h = handoffs[int(item["h"])]
         if applies(item["k"], h, target):
-            blocks.append(section(_line(tr, item, h)))
+            lines.append(_line(tr, item, h))
+            blocks.append(section(lines[-1]))
             if item["k"] in (Item.ESCALATION, Item.OVERDUE_MANAGER):
                 blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),
                                         standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
                 blocks.append(actions(f"item_{number}_{h.id}", *buttons))
         else:
-            blocks.append(section(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
-                                    status=labels.status(tr, h))))
+            lines.append(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
+                           status=labels.status(tr, h)))
+            blocks.append(section(lines[-1]))
     if len(items) == 1:
-        text = _line(tr, items[0], handoffs[int(items[0]["h"])])
+        text = lines[0]
     else:
         text = tr.ngettext("{n} handoff needs your attention", "{n} handoffs need your attention", len(items))
         blocks.insert(0, context(text))
