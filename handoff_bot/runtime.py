@@ -50,19 +50,21 @@ class Runtime:
         self.db = Database(settings.database_url)
         # For the work requests start (views.open within the trigger's 3 s): keep the calls short.
         self.client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
-        # Profiles are looked up while requests are answered (a user's language, a form's recipient):
-        # one try, bounded, so that a slow users.info cannot hold an ack past Slack's 3 s.
+        # Profiles looked up while requests are answered (a user's language, a form's recipient) get one
+        # try, bounded, so that a slow users.info cannot hold an ack past Slack's 3 s; the outbox and the
+        # digests, which answer nobody, wait longer for them.
         self.directory = SlackDirectory(self.db, WebClient(
             token=settings.bot_token, base_url=settings.slack_api_url, timeout=LOOKUP_TIMEOUT, retry_handlers=[],
         ), self.clock)
+        background = SlackDirectory(self.db, self.client, self.clock)
         self.metrics = Metrics(self.db)
         self.deliverer = Deliverer(
             self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),
-            self.directory, self.clock, metrics=self.metrics,
+            background, self.clock, metrics=self.metrics,
         )
         self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake,
                                         lambda n: self.metrics.count("followups", n))
-        self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, self.directory,
+        self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, background,
                                     lambda n: self.metrics.count("digests", n))
         self.after_response = AfterResponse()
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response)

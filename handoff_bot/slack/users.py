@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -18,13 +20,14 @@ from handoff_bot.people import Profile, SlackUser
 log = logging.getLogger(__name__)
 
 FRESH_FOR = timedelta(hours=12)
+RETRY_AFTER = timedelta(minutes=1)  # after a failed users.info, what is known is used this long
 
 
 class SlackDirectory:
     """Profiles from a memory cache, then the database, then `users.info` (kept for 12 hours).
 
     When `users.info` fails or times out (the client's timeout bounds it), the last profile seen is
-    used, else a bare one (the user id as name, UTC, en-US); it is asked again next time.
+    used, else a bare one (the user id as name, UTC, en-US), and Slack is asked again a minute later.
     """
 
     def __init__(self, db: Database, client: WebClient, clock: Clock) -> None:
@@ -33,6 +36,14 @@ class SlackDirectory:
         self._clock = clock
         self._memory: dict[str, tuple[Profile, datetime]] = {}
         self._lock = threading.Lock()
+
+    def profiles(self, user_ids: Iterable[str]) -> dict[str, Profile | None]:
+        """Several profiles (None: no such user); those not cached are asked of Slack at once, in parallel."""
+        wanted = list(dict.fromkeys(user_ids))
+        if len(wanted) < 2:
+            return {u: self.profile(u) for u in wanted}
+        with ThreadPoolExecutor(len(wanted), thread_name_prefix="users-info") as pool:
+            return dict(zip(wanted, pool.map(self.profile, wanted), strict=True))
 
     def profile(self, user_id: str) -> Profile | None:
         """The user's profile, or None when Slack knows no such user."""
@@ -53,10 +64,10 @@ class SlackDirectory:
             if error.response.get("error") in ("user_not_found", "user_not_visible"):
                 return None
             log.warning("users.info failed for %s: %s", user_id, error.response.get("error"))
-            return _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
+            return self._known(user_id, row, now)
         except OSError as error:
             log.warning("users.info unreachable for %s: %s", user_id, error)
-            return _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
+            return self._known(user_id, row, now)
         profile = Profile(
             user_id=user_id,
             name=(user.get("profile") or {}).get("display_name") or user.get("real_name") or user.get("name")
@@ -80,6 +91,12 @@ class SlackDirectory:
         """The user's Slack locale, `en-US` when unknown."""
         profile = self.profile(user_id)
         return profile.locale if profile else "en-US"
+
+    def _known(self, user_id: str, row: SlackUser | None, now: datetime) -> Profile:
+        """What is known of a user Slack did not describe now, kept until it is time to ask again."""
+        profile = _profile(row) if row is not None else Profile(user_id=user_id, name=user_id)
+        self._remember(profile, now - FRESH_FOR + RETRY_AFTER)
+        return profile
 
     def _remember(self, profile: Profile, at: datetime) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, submit_new
-from tests.slack_requests import Reply, radio_value, text_value
+from tests.slack_requests import Reply, radio_value, select_value, text_value, user_value
 from tests.slack_standin import Call, dm_channel
 
 WRITES = ["chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.publish"]
@@ -346,20 +346,32 @@ def test_a_timed_out_post_is_retried_and_the_card_arrives(bot: Bot) -> None:
 
 
 def test_a_slow_users_info_does_not_hold_an_ack_past_slacks_3_seconds(bot: Bot) -> None:
-    """Acks that need a profile Slack is slow to give use what is known instead of waiting."""
+    """Acks that need profiles Slack is slow to give use what is known instead of waiting."""
     form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
-    bot.standin.add_user("UNEW")  # never looked up yet, nor is MEMBER
+    for user in ("UNEW", "UNEWER"):  # never looked up yet, nor is MEMBER
+        bot.standin.add_user(user, locale="zh-CN")
     bot.standin.delay("users.info", 4.0)
 
     began = time.monotonic()
     reply = bot.slack.command("UNEW", "help")
     assert time.monotonic() - began < 3.0
-    assert reply.status == 200 and reply.json and reply.json["blocks"]  # in English: the language was not known
+    assert reply.status == 200 and reply.json and reply.json["text"] == "How to use Handoff"  # language unknown
 
-    began = time.monotonic()
-    assert submit_new(bot, form, recipient=MEMBER).text == ""
+    began = time.monotonic()  # the submitter and the recipient, both unknown
+    assert bot.slack.view_submission("UNEWER", form, {
+        BlockId.DEPARTMENT: {ActionId.INPUT: select_value(str(bot.finance))},
+        BlockId.RECIPIENT: {ActionId.INPUT: user_value(MEMBER)},
+        BlockId.TITLE: {ActionId.INPUT: text_value("Prepare the Q3 invoice")},
+    }).text == ""
     assert time.monotonic() - began < 3.0
-    assert (the_handoff(bot).recipient_id, the_handoff(bot).state) == (MEMBER, HandoffState.SENT)
+    assert (the_handoff(bot).requester_id, the_handoff(bot).recipient_id) == ("UNEWER", MEMBER)
+
+    began = time.monotonic()  # Slack is asked again only a minute later
+    assert bot.slack.command("UNEW", "help").status == 200
+    assert time.monotonic() - began < 0.5
+    bot.standin.delay("users.info", 0)
+    bot.clock.advance(timedelta(minutes=1))
+    assert bot.slack.command("UNEW", "help").json["text"] == "Handoff 使用说明"
 
 
 def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> None:
@@ -375,3 +387,14 @@ def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> 
     answers = [c.params.get("text") for c in bot.standin.calls_to("response_url") if c.ok]
     assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
     assert the_handoff(bot).state is HandoffState.SENT
+
+
+def test_the_outbox_waits_longer_for_a_slow_users_info_than_an_ack_does(bot: Bot) -> None:
+    """A notice answers nobody waiting: it is worth two seconds to get the person's language right."""
+    bot.standin.add_user("UZH", locale="zh-CN")
+    bot.standin.delay("users.info", 2.0)
+    with bot.runtime.db.transaction() as session:
+        enqueue(session, N.EPHEMERAL, "UZH", bot.clock.now(), text="That button is no longer in use.")
+    assert bot.deliver() == 1
+    posted = bot.standin.calls_to("chat.postMessage", channel="UZH")
+    assert [c.params["text"] for c in posted] == ["这个按钮已不再使用。"]

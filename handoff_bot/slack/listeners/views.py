@@ -15,6 +15,7 @@ from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.lifecycle import ActionRefused
 from handoff_bot.handoffs.models import Priority, QuestionKind, Relationship
 from handoff_bot.handoffs.service import Draft, FieldError, InvalidInput
+from handoff_bot.i18n import translator
 from handoff_bot.people import KnownProfiles
 from handoff_bot.slack.blocks import replies
 from handoff_bot.slack.context import SlackContext
@@ -86,10 +87,11 @@ def register(app: App, ctx: SlackContext) -> None:
         """Run `work` in a transaction; close the modal on success, show errors on the fields otherwise."""
         user_id = body["user"]["id"]
         form = Form(body.get("view") or {})
-        tr = ctx.tr(user_id)
-        # People are looked up before the transaction: a lookup may call Slack or write the cache.
-        people = {user_id, form.user(BlockId.RECIPIENT)} - {None}
-        form.profiles = KnownProfiles({u: ctx.directory.profile(u) for u in people if u})
+        # People are looked up before the transaction (a lookup may call Slack or write the cache), once
+        # each and in parallel: a slow Slack costs this answer one bounded wait at most.
+        people = ctx.directory.profiles(u for u in (user_id, form.user(BlockId.RECIPIENT)) if u)
+        form.profiles = KnownProfiles(people)
+        tr = translator(profile.locale if (profile := people[user_id]) else None)
         try:
             ctx.run(lambda session: work(session, form, user_id))
         except InvalidInput as invalid:
