@@ -6,17 +6,20 @@ import logging
 import signal
 import sys
 
-from dotenv import load_dotenv
+from alembic.util import CommandError
+from dotenv import find_dotenv, load_dotenv
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import OperationalError
 
 from handoff_bot.config import ConfigError, Settings
+from handoff_bot.db import shown_url
 from handoff_bot.departments.config_file import ConfigFileError
 from handoff_bot.logs import setup_logging
-from handoff_bot.runtime import Runtime
+from handoff_bot.runtime import ListenError, Runtime
 
 
 def main() -> int:
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # the .env of the directory it is run from
     setup_logging()
     try:
         settings = Settings.from_env()
@@ -30,6 +33,12 @@ def main() -> int:
     except ConfigFileError as error:
         print(f"handoff: {settings.handoff_config} is not valid:\n{error}", file=sys.stderr)
         return 2
+    except OperationalError as error:
+        print(f"handoff: Cannot use the database {shown_url(settings.database_url)}: {error.orig}", file=sys.stderr)
+        return 1
+    except CommandError as error:
+        print(f"handoff: Cannot migrate the database {shown_url(settings.database_url)}: {error}", file=sys.stderr)
+        return 1
     except SlackApiError as error:
         print(f"handoff: Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}). Copy the Bot User "
               "OAuth Token (xoxb-…) from OAuth & Permissions of your Slack app.", file=sys.stderr)
@@ -44,6 +53,9 @@ def main() -> int:
         runtime.serve()
     except KeyboardInterrupt:
         logging.getLogger("handoff").info("stopped")
+    except ListenError as error:
+        print(f"handoff: {error}", file=sys.stderr)
+        return 2
     except SlackApiError as error:  # apps.connections.open refused SLACK_APP_TOKEN
         print(f"handoff: Slack refused SLACK_APP_TOKEN ({error.response.get('error')}). Copy an App-Level "
               "Token (xapp-…, scope connections:write) from Basic Information → App-Level Tokens of your "

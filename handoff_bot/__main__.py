@@ -17,12 +17,11 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
 from dotenv import find_dotenv, load_dotenv
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import ConfigError, Settings
-from handoff_bot.db import Database
+from handoff_bot.db import Database, shown_url
 from handoff_bot.departments import config_file
 from handoff_bot.departments.service import all_departments
 from handoff_bot.departments.standards import format_duration
@@ -51,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"DATABASE_URL is not a database URL like sqlite:///handoff.db or "
                      f"postgresql+psycopg://user:password@host/dbname ({exc}).")
     except OperationalError as exc:
-        return _fail(f"Cannot use the database {_shown(settings.database_url)}: {exc.orig}", status=1)
+        return _fail(f"Cannot use the database {shown_url(settings.database_url)}: {exc.orig}", status=1)
     except CommandError as exc:
-        return _fail(f"Cannot migrate the database {_shown(settings.database_url)}: {exc}", status=1)
+        return _fail(f"Cannot migrate the database {shown_url(settings.database_url)}: {exc}", status=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,7 +141,7 @@ def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """
     with _migrated(settings) as database, database.engine.connect() as conn:
         revision = ", ".join(MigrationContext.configure(conn).get_current_heads())
-    print(f"Database {_shown(settings.database_url)} is up to date at revision {revision}.")
+    print(f"Database {shown_url(settings.database_url)} is up to date at revision {revision}.")
     return 0
 
 
@@ -362,14 +361,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _or_dash(value: int | None, shown: Callable[[int], str]) -> str:
     return "-" if value is None else shown(value)
-
-
-def _shown(url: str) -> str:
-    """A database URL safe to print: the password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(an unreadable DATABASE_URL)"
 
 
 def _fail(message: str, status: int = 2) -> int:

@@ -9,12 +9,35 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 DEFAULT_DATABASE_URL = "sqlite:///handoff.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
 class ConfigError(Exception):
     """The environment is missing something the bot needs to run."""
+
+
+def database_url(text: str) -> str:
+    """`DATABASE_URL` checked: SQLite, or PostgreSQL through psycopg 3 (`postgresql://` and
+    `postgres://` are read as `postgresql+psycopg://`).
+
+    Raises:
+        ConfigError: not a URL, or another database.
+    """
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL like sqlite:///handoff.db or "
+                          "postgresql+psycopg://user:password@host/dbname.") from None
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if url.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ConfigError(f"DATABASE_URL must be SQLite (sqlite:///handoff.db) or PostgreSQL "
+                          f"(postgresql+psycopg://user:password@host/dbname), not {url.drivername}.")
+    return text
 
 
 @dataclass(frozen=True)
@@ -66,7 +89,7 @@ class Settings:
             bot_token=values["SLACK_BOT_TOKEN"],
             signing_secret=values["SLACK_SIGNING_SECRET"],
             app_token=values["SLACK_APP_TOKEN"] or None,
-            database_url=values["DATABASE_URL"] or DEFAULT_DATABASE_URL,
+            database_url=database_url(values["DATABASE_URL"] or DEFAULT_DATABASE_URL),
             slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
             port=int(port_text),
             handoff_config=values["HANDOFF_CONFIG"] or None,

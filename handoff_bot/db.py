@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Enum, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, Enum, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -45,6 +46,14 @@ def str_enum(cls: type[enum.Enum]) -> Enum:
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def shown_url(url: str) -> str:
+    """A database URL safe to print: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable DATABASE_URL)"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

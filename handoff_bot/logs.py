@@ -34,7 +34,12 @@ def setup_logging() -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    known = level in logging.getLevelNamesMapping()
+    root.setLevel(level if known else logging.INFO)
+    if not known:
+        logging.getLogger(__name__).warning("LOG_LEVEL=%s is not a level (DEBUG, INFO, WARNING, ERROR); "
+                                            "logging at INFO", level)
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -40,6 +40,10 @@ LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the
 FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
 
 
+class ListenError(Exception):
+    """The HTTP server could not take its port."""
+
+
 class Runtime:
     """Everything `python app.py` runs, built from `Settings`: the web process and, forked from it by
     `serve()`, the worker process."""
@@ -150,8 +154,12 @@ class Runtime:
                     log.info("connected to Slack in Socket Mode")
                 else:
                     log.warning("Socket Mode is not connected yet; retrying in the background")
-            server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
-                                   max_request_body_size=MAX_BODY, ident="handoff")
+            try:
+                server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
+                                       max_request_body_size=MAX_BODY, ident="handoff")
+            except OSError as error:
+                raise ListenError(f"Cannot listen on {host}:{self.settings.port} ({error.strerror}). Set PORT to "
+                                  "a free port.") from error
             log.info("listening on http://%s:%s (POST /slack/events, GET /healthz)", host, self.settings.port)
             try:
                 server.run()

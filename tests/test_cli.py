@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from handoff_bot.db import alembic_config
+from handoff_bot.logs import setup_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\
@@ -231,3 +233,16 @@ def test_database_url_comes_from_dotenv_unless_already_set(cli: Run, tmp_path: P
     assert "sqlite:///from-dotenv.db" in from_dotenv.stdout
     assert from_environment.returncode == 0, from_environment.stderr
     assert "from-env.db" in from_environment.stdout
+
+
+def test_an_unknown_log_level_is_reported_and_info_is_used(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "verbose")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging()
+        assert root.level == logging.INFO
+    finally:
+        root.handlers[:], root.level = handlers, level
+    assert "LOG_LEVEL=VERBOSE is not a level (DEBUG, INFO, WARNING, ERROR); logging at INFO" in capsys.readouterr().err

@@ -112,9 +112,10 @@ class AppProcess:
     Args:
         env: the whole environment of the process (`PORT` tells where it listens).
         log_path: where its output goes.
+        cwd: the directory it is started from.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> None:
         self.env = env
         self.log_path = log_path
         self.port = int(env.get("PORT") or 3000)
@@ -122,7 +123,7 @@ class AppProcess:
         self.started = time.monotonic()
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, str(ROOT / "app.py")], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
 
@@ -195,8 +196,8 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[
     started: list[AppProcess] = []
     request.node.stash[APPS] = started
 
-    def start(env: dict[str, str], *, wait: bool = True) -> AppProcess:
-        app = AppProcess(env, tmp_path / f"app-{len(started) + 1}.log")
+    def start(env: dict[str, str], *, wait: bool = True, cwd: Path = ROOT) -> AppProcess:
+        app = AppProcess(env, tmp_path / f"app-{len(started) + 1}.log", cwd)
         started.append(app)
         if wait:
             app.wait_healthy()

@@ -5,6 +5,7 @@ Run with `-s` to see the ack times of the whole loop.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from tests.e2e.conftest import (
     OUTSIDER,
     RECIPIENT,
     REQUESTER,
+    ROOT,
     SLACK_ACK_LIMIT,
     WAIT,
     AppProcess,
@@ -167,27 +169,53 @@ def test_forged_and_stale_requests_are_refused_and_change_nothing(e2e: E2E) -> N
     assert caused == [], e2e.standin.dump()
 
 
-@pytest.mark.parametrize("problem", ["no Slack credentials", "invalid departments file"])
-def test_a_bad_configuration_stops_the_start_with_exit_code_2(
+PROBLEMS = ["no Slack credentials", "invalid departments file", "another kind of database",
+            "database unreachable", "port taken", "bad PORT in the .env of the working directory"]
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_a_bad_configuration_stops_the_start_with_a_message_saying_what_to_fix(
     problem: str, standin: SlackStandIn, app_env: dict[str, str], launch: Callable[..., AppProcess], tmp_path: Path
 ) -> None:
+    env, cwd, code = dict(app_env), ROOT, 2
     if problem == "no Slack credentials":
-        env = {**app_env, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}  # "": a .env cannot fill them in
+        env.update(SLACK_BOT_TOKEN="", SLACK_SIGNING_SECRET="")  # "": a .env cannot fill them in
         expected = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "manifest.yml"]
-    else:
+    elif problem == "invalid departments file":
         config = tmp_path / "broken.yml"
         config.write_text("departments:\n  - name: Finance\n    standard:\n      confirm_within: 4 hours\n", "utf-8")
-        env = {**app_env, "HANDOFF_CONFIG": str(config)}
+        env["HANDOFF_CONFIG"] = str(config)
         expected = [f"{config}:4:", "confirm_within", "4 hours"]
+    elif problem == "another kind of database":
+        env["DATABASE_URL"] = "mysql://handoff@127.0.0.1/handoff"
+        expected = ["DATABASE_URL must be SQLite", "postgresql+psycopg://", "not mysql"]
+    elif problem == "database unreachable":
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env["DATABASE_URL"], code = f"postgresql://handoff:secret@127.0.0.1:{port}/handoff", 1
+        expected = [f"Cannot use the database postgresql+psycopg://handoff:***@127.0.0.1:{port}/handoff",
+                    "Connection refused"]
+    elif problem == "port taken":
+        taken = socket.socket()
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        env["PORT"] = str(taken.getsockname()[1])
+        expected = [f"Cannot listen on 0.0.0.0:{env['PORT']}", "Set PORT to a free port"]
+    else:
+        (tmp_path / ".env").write_text("PORT=eighty\n", "utf-8")
+        env.pop("PORT")
+        cwd, expected = tmp_path, ["PORT must be a number from 1 to 65535, not 'eighty'"]
     began = time.monotonic()
-    app = launch(env, wait=False)
-    assert app.wait_exit(timeout=15) == 2, app.output()
+    app = launch(env, wait=False, cwd=cwd)
+    assert app.wait_exit(timeout=15) == code, app.output()
     assert time.monotonic() - began < 15
     output = app.output()
     for text in expected:
         assert text in output, f"{text!r} not in:\n{output}"
-    assert "Traceback" not in output, output
-    assert standin.calls_to("auth.test") == []  # refused before talking to Slack
+    assert "Traceback" not in output and "secret" not in output, output
+    if problem != "port taken":
+        assert standin.calls_to("auth.test") == []  # refused before talking to Slack
 
 
 def test_a_notice_queued_when_the_process_is_killed_arrives_exactly_once_after_a_restart(
