@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -82,7 +82,9 @@ class SlackContext:
         return translator(self.directory.locale(user_id))
 
     def run(self, work: Callable[[Session], T], attempts: int = 3) -> T:
-        """Run `work` in one transaction, again if another request changed the same rows meanwhile.
+        """Run `work` in one transaction, again if another request changed the same rows meanwhile
+        (or, on PostgreSQL, inserted the same unique row first: the same form submitted to two
+        processes at once; the second try finds it).
 
         Notices it queued are delivered right after the commit.
         """
@@ -92,7 +94,7 @@ class SlackContext:
                     result = work(session)
                 self.wake()
                 return result
-            except (StaleDataError, OperationalError) as error:
+            except (StaleDataError, OperationalError, IntegrityError) as error:
                 if attempt == attempts:
                     raise
                 log.info("retrying after a concurrent change: %s", type(error).__name__)

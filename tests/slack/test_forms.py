@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 import pytest
 from sqlalchemy import func, select
 
 from handoff_bot.db import Database
 from handoff_bot.departments.models import Department
+from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
+from handoff_bot.handoffs.service import Draft
+from handoff_bot.people import Profile
 from handoff_bot.slack.ids import BlockId
 from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import open_new_form, submit_new
@@ -148,3 +154,27 @@ def test_the_title_typed_after_the_command_is_offered_cleaned_as_it_will_be_kept
     form = open_new_form(bot, "Fix\u202e the\u0007 March\u0000 invoice  \u200f")
     title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)
     assert title["element"]["initial_value"] == "Fix the March invoice"
+
+
+def test_one_form_submitted_twice_at_the_same_moment_records_one_handoff_and_both_succeed(
+        bot: Bot, db: Database) -> None:
+    """PostgreSQL: two processes both find no handoff from the form, both insert; the second insert waits
+    for the first, fails on the unique form id, and its second try finds the first one's handoff."""
+    if not db.url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE: the second submission sees the first one's row")
+    both_looked = threading.Barrier(2, timeout=10)
+
+    class Directory:  # called by create() after it looked for a handoff from this form
+        def profile(self, user_id: str) -> Profile | None:
+            with suppress(threading.BrokenBarrierError):
+                both_looked.wait()
+            return Profile(user_id, user_id)
+
+    draft = Draft(REQUESTER, bot.finance, "Prepare the Q3 invoice", recipient_id=RECIPIENT, source_view_id="V0TWICE")
+    now = bot.clock.now()
+    with ThreadPoolExecutor(2) as pool:
+        ids = list(pool.map(lambda _: bot.runtime.ctx.run(
+            lambda s: handoffs.create(s, draft, directory=Directory(), now=now).id), range(2)))
+    assert ids[0] == ids[1]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Handoff)) == 1
