@@ -37,7 +37,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
 STUCK_AFTER = timedelta(minutes=10)
 LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the user is used
-FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
+FOLLOWUP_SECONDS = 1.0
+# Slack's answers that a token will never work; any other failure may pass and is retried.
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                           "not_allowed_token_type"})
+# Socket Mode pings Slack this often; a connection that answers no ping for four times as long (or
+# whose pings fail five times in a row) is replaced: a silently dropped connection is noticed in
+# about 15 s rather than Bolt's default 50 s.
+PING_SECONDS = 3.0  # how often each app looks for due follow-ups (an indexed query)
 
 
 class ListenError(Exception):
@@ -76,6 +83,7 @@ class Runtime:
         self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
         self.worker = WorkerProcess(self.ctx, self.metrics, self.start_background)
         self._socket_mode: Any = None
+        self._closing = threading.Event()
 
     def prepare(self) -> None:
         """Migrate the database and, when `HANDOFF_CONFIG` is set, import the departments file.
@@ -99,7 +107,7 @@ class Runtime:
         try:
             return str(self.client.auth_test()["user_id"])
         except SlackApiError as error:
-            if error.response.get("error") in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+            if error.response.get("error") in TOKEN_REFUSED:
                 raise
             log.warning("auth.test failed: %s", error.response.get("error"))
         except OSError as error:
@@ -149,11 +157,11 @@ class Runtime:
             self.worker.start()  # forked first: before any thread or database connection
             if self.settings.app_token:
                 self._socket_mode = socket_mode_handler(self.bolt, self.settings.app_token, self.after_response)
-                self._socket_mode.connect()
-                if self._socket_mode.client.is_connected():
+                if self._connect_socket_mode():
                     log.info("connected to Slack in Socket Mode")
                 else:
                     log.warning("Socket Mode is not connected yet; retrying in the background")
+                    threading.Thread(target=self._keep_connecting, name="socket-mode-connect", daemon=True).start()
             try:
                 server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
                                        max_request_body_size=MAX_BODY, ident="handoff")
@@ -168,7 +176,39 @@ class Runtime:
         finally:
             self.close()
 
+    def _connect_socket_mode(self) -> bool:
+        """Open a Socket Mode connection; False when Slack could not be reached or failed for now.
+
+        Raises:
+            SlackApiError: Slack refused SLACK_APP_TOKEN.
+        """
+        try:
+            self._socket_mode.client.connect_to_new_endpoint()  # a fresh URL each try: they are single-use
+        except SlackApiError as error:
+            if error.response.get("error") in TOKEN_REFUSED:
+                raise
+            log.warning("Slack did not open a Socket Mode connection: %s", error.response.get("error"))
+        except OSError as error:
+            log.warning("Slack is not reachable for Socket Mode (%s)", error)
+        return bool(self._socket_mode.client.is_connected())
+
+    def _keep_connecting(self) -> None:
+        """Try again, waiting 1 s, 2 s, 4 s … up to a minute, until connected (`/readyz` says
+        disconnected meanwhile), stopped, or the token is refused."""
+        wait = 1.0
+        while not self._closing.wait(wait):
+            try:
+                if self._connect_socket_mode():
+                    log.info("connected to Slack in Socket Mode")
+                    return
+            except SlackApiError as error:
+                log.error("Slack refused SLACK_APP_TOKEN (%s); Socket Mode stays disconnected",
+                          error.response.get("error"))
+                return
+            wait = min(wait * 2, 60.0)
+
     def close(self) -> None:
+        self._closing.set()
         if self._socket_mode is not None:
             threading.Thread(target=self._socket_mode.close, daemon=True).start()
         self.after_response.shutdown(wait=True)
@@ -186,4 +226,4 @@ def socket_mode_handler(bolt: Any, app_token: str, after_response: AfterResponse
             with after_response.answering():
                 super().handle(client, req)
 
-    return Handler(bolt, app_token)
+    return Handler(bolt, app_token, ping_interval=PING_SECONDS)

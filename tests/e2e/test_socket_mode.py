@@ -21,7 +21,9 @@ from tests.e2e.conftest import (
     SLACK_ACK_LIMIT,
     AppProcess,
     add_people,
+    http_get,
     make_e2e,
+    wait_until,
 )
 from tests.slack_requests import text_value
 from tests.socket_mode_standin import SocketModeServer, SocketModeStandIn, socket_transport
@@ -104,3 +106,18 @@ def test_a_refused_app_token_stops_the_start_with_exit_code_2(
     assert app.wait_exit(timeout=15) == 2, app.output()
     output = app.output()
     assert "SLACK_APP_TOKEN" in output and "Traceback" not in output, output
+
+
+def test_slack_failing_to_open_a_connection_at_start_is_retried_not_taken_for_a_bad_token(
+    standin: SocketModeStandIn, socket_server: SocketModeServer, app_env: dict[str, str],
+    launch: Callable[..., AppProcess], app_db: Database,
+) -> None:
+    add_people(standin)
+    standin.fail("apps.connections.open", 500, times=2)
+    app = launch({**app_env, "SLACK_APP_TOKEN": APP_TOKEN})  # up: /healthz answers
+    socket_server.wait_connected(timeout=15)  # after 1 s and 2 s more
+    assert len(standin.calls_to("apps.connections.open", include_faults=True)) == 3
+    wait_until(lambda: http_get(app.url + "/readyz")[0] == 200, 5, "/readyz 200")
+    reply = make_e2e(app, standin, app_db, socket_transport(socket_server)).slack.command(REQUESTER, "help")
+    assert reply.status == 200 and reply.json and reply.json["text"] == "How to use Handoff", reply
+    assert "Traceback" not in app.output() and "refused" not in app.output(), app.output()
