@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="commands and actions also open a modal (a lazy listener calling views.open)")
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
+    if args.open_modal and not args.process_before_response:
+        parser.error("--open-modal goes with --process-before-response")
     secret = os.environ.get("SLACK_SIGNING_SECRET", "")
     if not secret:
         print("bare_bolt: set SLACK_SIGNING_SECRET", file=sys.stderr)

@@ -1,6 +1,6 @@
-"""All the performance figures in one command: `python app.py` against two bare Bolt apps.
+"""All the performance figures in one command: `python app.py` against bare Bolt apps.
 
-    .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, under 12 minutes
+    .venv/bin/python benchmarks/run_all.py            # full: 400 requests per level, about 11 minutes
     .venv/bin/python benchmarks/run_all.py --quick    # 100 requests per level, under 2 minutes
     .venv/bin/python benchmarks/run_all.py --database-url postgresql+psycopg://user@host:5432/postgres
     .venv/bin/python benchmarks/run_all.py --servers sqlite,floor --pace 0   # some servers, no steady level
@@ -454,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.levels = [int(level) for level in args.levels.split(",")]
     except ValueError:
-        parser.error(f"--levels: whole numbers, comma-separated, not {args.levels!r}")
+        args.levels = []
+    if not args.levels or min(args.levels) < 1:
+        parser.error("--levels: whole numbers from 1, comma-separated")
     quick = args.quick
     args.requests = args.requests or (100 if quick else 400)
     args.level_timeout = args.level_timeout or (8.0 if quick else 20.0)

@@ -65,7 +65,7 @@ def make_wsgi(
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
             stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
-            if not (stamp.isascii() and stamp.isdigit()):
+            if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
                 # Missing or not a number (Bolt would fail on it): made a stale one, which Bolt refuses with
                 # 401, except in Slack's `ssl_check`, which Bolt answers 200 before any signature check.
                 environ["HTTP_X_SLACK_REQUEST_TIMESTAMP"] = "0"

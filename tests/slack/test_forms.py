@@ -140,7 +140,7 @@ def test_metrics_count_requests_ack_times_and_the_outbox(bot: Bot) -> None:
     assert 'handoff_outbox_notices{state="sent"} 2.0' in text
     assert "handoff_outbox_delivered_total 2.0" in text
     head = urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5)
-    assert head.status == 200 and head.read() == b""
+    assert head.status == 200 and head.headers["Content-Type"].startswith("text/plain; version=0.0.4")
 
 
 def test_slacks_notice_that_it_holds_back_events_is_taken_and_logged(
