@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"postgresql+psycopg://user:password@host/dbname ({exc}).")
     except OperationalError as exc:
         return _fail(f"Cannot use the database {shown_url(settings.database_url)}: {exc.orig}", status=1)
+    except NoDatabase as exc:
+        return _fail(str(exc))
     except CommandError as exc:
         return _fail(f"Cannot migrate the database {shown_url(settings.database_url)}: {exc}", status=1)
 
@@ -181,7 +183,7 @@ def departments_list(args: argparse.Namespace, settings: Settings) -> int:
         args: the parsed command line (no options).
         settings: where the database is.
     """
-    with _migrated(settings) as database, database.transaction() as session:
+    with _migrated(settings, create=False) as database, database.transaction() as session:
         current = config_file.from_database(session)
     if current.departments:
         rows = [
@@ -234,7 +236,7 @@ def export_csv(args: argparse.Namespace, settings: Settings) -> int:
         args: the parsed command line; `args.since` a date or None, `args.department` a name or None.
         settings: where the database is.
     """
-    with _migrated(settings) as database, database.transaction() as session:
+    with _migrated(settings, create=False) as database, database.transaction() as session:
         department_ids = None
         if args.department is not None:
             department = export.department_by_name(session, args.department)
@@ -290,7 +292,7 @@ def digest_preview(args: argparse.Namespace, settings: Settings) -> int:
     from handoff_bot.people import SlackUser
     from handoff_bot.slack.blocks import digest as digest_blocks
 
-    with _migrated(settings) as database, database.transaction() as session:
+    with _migrated(settings, create=False) as database, database.transaction() as session:
         digest = digests.build(session, args.user_id, SystemClock().now(),
                                period="current" if args.current else "last")
         profile = session.get(SlackUser, args.user_id)
@@ -311,7 +313,7 @@ def outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     """
     from handoff_bot.outbox import service as outbox
 
-    with _migrated(settings) as database, database.read() as session:
+    with _migrated(settings, create=False) as database, database.read() as session:
         rows = outbox.undelivered(session, include_sent=args.all)
     if not rows:
         print("Nothing waits in the outbox.")
@@ -342,11 +344,20 @@ def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class NoDatabase(Exception):
+    """A command that only reads found no Handoff database at DATABASE_URL."""
+
+
 @contextmanager
-def _migrated(settings: Settings) -> Iterator[Database]:
-    """The database, migrated to the latest schema, closed afterwards."""
+def _migrated(settings: Settings, *, create: bool = True) -> Iterator[Database]:
+    """The database, migrated to the latest schema, closed afterwards; unless `create`, one that
+    holds no Handoff tables yet is refused (`NoDatabase`), untouched, rather than created."""
     database = Database(settings.database_url)
     try:
+        if not create and not database.has_schema():
+            raise NoDatabase(f"There is no Handoff database at {shown_url(settings.database_url)}, so nothing to "
+                             "show. Set DATABASE_URL to the app's database; `python -m handoff_bot db upgrade` "
+                             "(or starting the app) creates a new one.")
         database.upgrade()
         yield database
     finally:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Enum, create_engine, event, make_url, text
+from sqlalchemy import JSON, DateTime, Engine, Enum, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -109,6 +109,14 @@ class Database:
         """A session for reading only: on SQLite it does not wait for, nor hold, the write lock."""
         with self._readers() as session, session.begin():
             yield session
+
+    def has_schema(self) -> bool:
+        """Whether the database exists and holds Handoff's tables (a missing SQLite file is not created)."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not Path(
+                url.database).exists():
+            return False
+        return inspect(self.engine).has_table("alembic_version")
 
     def ping(self) -> bool:
         """True when the database answers."""
