@@ -97,6 +97,8 @@ class Runtime:
             with self.db.transaction() as session:
                 summary = config_file.apply(session, config, self.clock.now())
             log.info("departments loaded from %s: %s", self.settings.handoff_config, summary)
+            for warning in summary.warnings:
+                log.warning("%s: %s", self.settings.handoff_config, warning)
 
     def check_token(self) -> str | None:
         """Ask Slack who the bot is; None when Slack cannot be reached now.

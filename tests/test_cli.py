@@ -256,3 +256,12 @@ def test_an_unknown_log_level_is_reported_and_info_is_used(monkeypatch: pytest.M
     finally:
         root.handlers[:], root.level = handlers, level
     assert "LOG_LEVEL=VERBOSE is not a level (DEBUG, INFO, WARNING, ERROR); logging at INFO" in capsys.readouterr().err
+
+
+def test_a_department_without_a_manager_is_imported_with_a_warning(cli: Run, tmp_path: Path):
+    result = cli("departments", "import", write(tmp_path, "nomanager.yaml", "departments:\n  - name: Legal\n"
+                                                "    members: [U0AAA]\n    intake_channel: C0LEGAL\n"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ("Warning: Legal has no manager: its escalations, overdue notices and "
+                                              "weekly digest reach nobody there.")
+    assert "Legal" in cli("departments", "list").stdout

@@ -124,6 +124,7 @@ class ImportSummary:
     pairs_updated: list[str] = field(default_factory=list)
     pairs_unchanged: list[str] = field(default_factory=list)
     pairs_removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # imported, but probably not what was meant
 
     @property
     def changed(self) -> bool:
@@ -154,6 +155,7 @@ class ImportSummary:
             lines.append("Admins: none added.")
         if not self.changed:
             lines.append("Nothing changed.")
+        lines.extend(f"Warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
 
@@ -239,6 +241,9 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
                 summary.unchanged.append(wanted.name)
         in_file[wanted.name.casefold()] = department
     summary.kept.extend(d.name for d in existing if d.id not in matched)
+    summary.warnings.extend(
+        f"{d.name} has no manager: its escalations, overdue notices and weekly digest reach nobody there."
+        for d in config.departments if not d.managers)
 
     for user_id in config.admins:
         if session.get(Admin, user_id) is None:
