@@ -291,15 +291,21 @@ def restate(session: Session, handoff_id: int, actor_id: str, restatements: Sequ
     """The recipient restates every key point in their own words.
 
     `rounds_seen`: the handoff's rounds when the recipient's form was opened; a form opened before a
-    later round (it did not show the requester's clarification) is out of date.
+    later round (it did not show the requester's clarification) is out of date. The same form sent
+    again after it was taken (the same words from the same person, for the round it made, still
+    under review) changes nothing and is not refused.
 
     Raises:
         InvalidInput: a restatement is empty or too long (field `point_N`), or the form is out of date.
         ActionRefused: not the recipient, or not awaiting a restatement.
     """
     handoff = load(session, handoff_id, for_update=True)
-    lifecycle.check(handoff, Action.RESTATE, actor_id, is_member=_is_member(session, handoff))
     texts = [clean(t, multiline=True) for t in restatements]
+    if rounds_seen is not None and handoff.rounds == rounds_seen + 1 and handoff.state is HandoffState.RESTATED:
+        taken = current_round(session, handoff)
+        if taken is not None and (taken.restated_by, taken.restatements) == (actor_id, texts):
+            return handoff
+    lifecycle.check(handoff, Action.RESTATE, actor_id, is_member=_is_member(session, handoff))
     errors = [FieldError(f"point_{i}", "required") for i, t in enumerate(texts, 1) if not t]
     errors += [
         FieldError(f"point_{i}", "too_long", {"limit": DETAILS_MAX, "length": len(t)})

@@ -204,3 +204,20 @@ def test_a_restatement_written_before_a_clarification_is_refused_as_out_of_date(
     assert reply.json == {"response_action": "errors", "errors": {
         BlockId.point(1): "This form is out of date; close it and open it again."}}
     assert (handoff(bot).state, handoff(bot).rounds) == (HandoffState.CLARIFYING, 1)
+
+
+def test_a_restatement_sent_twice_is_taken_once_and_the_second_answered_as_the_first(bot: Bot) -> None:
+    """The recipient pressed Send again when the first answer was slow: Slack sends the same form twice."""
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT).text == ""
+    bot.deliver()
+    assert bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.last(RECIPIENT, "New handoff")).status == 200
+    form = bot.wait_view(CallbackId.RESTATE)
+    words = {BlockId.point(i): {"value": text_value(w)} for i, w in enumerate(["By region", "Receipts"], 1)}
+    for _ in range(2):
+        reply = bot.slack.view_submission(RECIPIENT, form, words)
+        assert (reply.status, reply.text) == (200, "")
+    bot.deliver()
+    assert (handoff(bot).state, handoff(bot).rounds) == (HandoffState.RESTATED, 1)
+    assert len([m for m in bot.posts(REQUESTER) if "restated" in m["text"]]) == 1
+    other = {BlockId.point(1): {"value": text_value("Something else")}, BlockId.point(2): words[BlockId.point(2)]}
+    assert bot.slack.view_submission(RECIPIENT, form, other).json["response_action"] == "errors"  # not the same
