@@ -73,8 +73,8 @@ TO_RECEIVING = frozenset({Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, It
 def applies(item: str, handoff: Handoff, target: str) -> bool:
     """Whether a reminder item about `handoff`, sent to `target` (a user or channel id), is still true:
     the handoff is in a state it speaks of; for the receiving side's items, `target` still receives
-    it (not after a reassignment or a claim); an escalation stands until a reassignment or claim
-    gives the handoff a fresh start."""
+    it (not after a reassignment or a claim); an escalation stands until a reassignment gives the
+    handoff a fresh start."""
     kind = Item(item)
     if handoff.state not in APPLIES.get(kind, frozenset()):
         return False
@@ -128,12 +128,13 @@ def working_seconds(session: Session, handoff: Handoff, start: datetime, end: da
 
 
 def restart_confirm_clock(handoff: Handoff, now: datetime, *, reset: bool = False) -> None:
-    """The recipient owes a restatement again (after a clarification, or anew after a reassignment)."""
+    """The recipient owes a restatement again: after a clarification (the time already used counts,
+    the reminders they heeded by restating do not), or anew after a reassignment (`reset`: all)."""
     if reset:
         handoff.confirm_clock_used_s = 0
-        handoff.confirm_reminders = 0
-        handoff.last_reminded_at = None
         handoff.escalated = False
+    handoff.confirm_reminders = 0
+    handoff.last_reminded_at = None
     handoff.confirm_clock_since = now
 
 

@@ -268,11 +268,10 @@ def concerned(session: Session, handoff: Handoff) -> list[str]:
 
 
 def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
-    """A member of the receiving department takes an unassigned handoff; like a reassigned recipient,
-    they have the standard's full time to confirm their understanding, with its reminders."""
+    """A member of the receiving department takes an unassigned handoff. The department's confirm
+    clock runs on from the handoff's sending (and an escalation stands)."""
     handoff = _apply(session, handoff_id, Action.CLAIM, actor_id, now)
     handoff.recipient_id = actor_id
-    followups.restart_confirm_clock(handoff, now, reset=True)
     enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
     return handoff

@@ -227,7 +227,7 @@ def test_public_holidays_and_make_up_days_of_the_department_count(make_bot: Call
     assert tick(bot, timedelta(minutes=1)) == 1
 
 
-def test_claiming_an_escalated_handoff_gives_the_claimer_the_standards_time_and_reminders(fast: Bot) -> None:
+def test_claiming_an_escalated_handoff_keeps_the_escalation_and_clears_the_channels_buttons(fast: Bot) -> None:
     send(fast, recipient=None)  # to Finance's intake channel
     for _ in range(3):
         assert tick(fast, timedelta(hours=1)) == 1  # two reminders to the channel, then the escalation
@@ -236,10 +236,19 @@ def test_claiming_an_escalated_handoff_gives_the_claimer_the_standards_time_and_
 
     assert fast.click(MEMBER, ActionId.CLAIM, fast.last(INTAKE, "New handoff")).status == 200
     fast.deliver()
-    assert (handoff(fast).recipient_id, handoff(fast).escalated) == (MEMBER, False)
-    assert buttons(fast.now(escalation)) == []
-    assert "Now: Waiting for <@UMEM> to confirm" in fast.now(escalation)["text"]
-    assert all(buttons(m) == [] for m in fast.posts(INTAKE))  # the channel's reminders too
-    assert tick(fast, timedelta(minutes=59)) == 0
-    assert tick(fast, timedelta(minutes=1)) == 1
-    assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]
+    assert (handoff(fast).recipient_id, handoff(fast).escalated) == (MEMBER, True)
+    assert buttons(fast.now(escalation)) == [ActionId.NUDGE, ActionId.REASSIGN]  # still late: managers may act
+    assert all(buttons(m) == [] for m in fast.posts(INTAKE))  # the channel's reminders are no longer its to act on
+
+
+def test_reminders_heeded_by_restating_do_not_count_towards_the_next_rounds_escalation(fast: Bot) -> None:
+    send(fast)
+    assert tick(fast, timedelta(hours=1)) == 1 and tick(fast, timedelta(hours=1)) == 1  # two reminders
+    restate(fast, fast.last(RECIPIENT, "waits for you"), ["sum", "attach"], count=1)
+    fast.click(REQUESTER, ActionId.CLARIFY, fast.last(REQUESTER, "restated"))
+    fast.slack.view_submission(REQUESTER, fast.wait_view(CallbackId.CLARIFY),
+                               {BlockId.CLARIFICATION: {"value": {"type": "plain_text_input", "value": "with VAT"}}})
+    fast.deliver()
+    assert tick(fast, timedelta(hours=1)) == 1  # the hour was used up: a reminder for the new round
+    assert "waits for you" in fast.posts(RECIPIENT)[-1]["text"]
+    assert fast.standin.messages(MANAGER) == [] and not handoff(fast).escalated
