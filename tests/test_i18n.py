@@ -417,8 +417,8 @@ def test_chinese_replies() -> None:
     assert check_blocks(replies.help_blocks(tr)) == []
     help_text = replies.help_blocks(tr)[1]["text"]["text"]
     assert "`/handoff list`" in help_text and "`/handoff help`" in help_text
-    listed = replies.list_blocks(tr, [a_handoff(id=n) for n in range(1, 13)], [])
-    first = "*等你处理*\n• #1 *Prepare the Q3 invoice*，截止 2026-03-06：等待 <@U0REC> 确认理解"
+    listed = replies.list_blocks(tr, [a_handoff(id=n) for n in range(1, 11)], [], 2)
+    first = "*交给你的*\n• #1 *Prepare the Q3 invoice*，截止 2026-03-06：等待 <@U0REC> 确认理解"
     assert listed[0]["text"]["text"].startswith(first)
     assert listed[-1]["elements"][0]["text"] == "还有 2 项"
     assert replies.list_blocks(tr, [], [])[0]["text"]["text"] == "你没有进行中的交接。输入 `/handoff` 即可发起。"

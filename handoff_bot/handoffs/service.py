@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff_bot.departments import service as departments
@@ -544,16 +544,13 @@ def rounds(session: Session, handoff_id: int) -> Sequence[UnderstandingRound]:
     ).all()
 
 
-def open_for(session: Session, user_id: str, *, limit: int = 50) -> tuple[Sequence[Handoff], Sequence[Handoff]]:
-    """The user's open handoffs: (waiting on them as recipient, asked for by them)."""
-    incoming = session.scalars(
-        select(Handoff).where(Handoff.recipient_id == user_id, Handoff.state.in_(OPEN_STATES | {HandoffState.DONE}))
-        .order_by(Handoff.created_at.desc()).limit(limit)
-    ).all()
-    outgoing = session.scalars(
-        select(Handoff).where(
-            Handoff.requester_id == user_id,
-            or_(Handoff.state.in_(OPEN_STATES), Handoff.state == HandoffState.DONE),
-        ).order_by(Handoff.created_at.desc()).limit(limit)
-    ).all()
-    return incoming, outgoing
+def open_for(session: Session, user_id: str, *, limit: int = 10) -> tuple[Sequence[Handoff], Sequence[Handoff], int]:
+    """The user's handoffs still open or awaiting a rating, newest first, at most `limit` of each: (sent to
+    them, asked for by them, how many more there are)."""
+    unfinished = Handoff.state.in_(OPEN_STATES | {HandoffState.DONE})
+    lists = [session.scalars(select(Handoff).where(side == user_id, unfinished)
+                             .order_by(Handoff.created_at.desc()).limit(limit)).all()
+             for side in (Handoff.recipient_id, Handoff.requester_id)]
+    total = sum(session.scalar(select(func.count()).select_from(Handoff).where(side == user_id, unfinished)) or 0
+                for side in (Handoff.recipient_id, Handoff.requester_id))
+    return lists[0], lists[1], total - len(lists[0]) - len(lists[1])

@@ -533,8 +533,8 @@ def test_open_for_lists_what_waits_on_whom(desk: Desk) -> None:
     done = desk.done()
     desk.run(handoffs.cancel, desk.create(title="Withdrawn"), REQUESTER)
     with desk.db.transaction() as session:
-        incoming, _ = handoffs.open_for(session, FIN1)
-        _, outgoing = handoffs.open_for(session, REQUESTER)
+        incoming, _, _ = handoffs.open_for(session, FIN1)
+        _, outgoing, _ = handoffs.open_for(session, REQUESTER)
         assert {h.id for h in incoming} == {waiting, done}
         assert {h.id for h in outgoing} == {waiting, done}
 

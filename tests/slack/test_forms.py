@@ -101,7 +101,7 @@ def test_help_and_list_answer_privately(bot: Bot) -> None:
     mine = str(bot.slack.command(REQUESTER, "list").json["blocks"])
     theirs = str(bot.slack.command(RECIPIENT, "LIST").json["blocks"])
     assert "You asked for" in mine and "Renew the licence" in mine
-    assert "Waiting on you" in theirs and "Renew the licence" in theirs
+    assert "Sent to you" in theirs and "Renew the licence" in theirs
     assert "Renew the licence" not in str(bot.slack.command(OUTSIDER, "list").json["blocks"])
     assert len(bot.standin.calls_to("views.open")) == 1  # help and list open no form
 

@@ -64,10 +64,22 @@ def test_list_and_list_open_show_open_handoffs_both_ways(bot: Bot) -> None:
     for text in ("list", "list open", "LIST Open"):
         reply = bot.slack.command(RECIPIENT, text)
         assert reply.status == 200
-        assert "*Waiting on you*" in shown(reply) and "Close the books" in shown(reply)
+        assert "*Sent to you*" in shown(reply) and "Close the books" in shown(reply)
         requester_view = shown(bot.slack.command(REQUESTER, text))
         assert "*You asked for*" in requester_view and "Close the books" in requester_view
     assert bot.standin.calls_to("views.open") == []  # a subcommand never opens the form
+
+
+def test_list_shows_the_newest_ten_of_each_in_full_and_counts_every_other_one(bot: Bot) -> None:
+    for n in range(1, 61):
+        create(bot, f"R&D <budget> line {n:02} " + "x" * 100)
+        bot.clock.advance(timedelta(seconds=1))
+    reply = bot.slack.command(RECIPIENT, "list")
+    listed = shown(reply)
+    assert [f"line {n:02}" in listed for n in range(51, 61)] == [True] * 10  # long, escaped titles: all ten
+    assert "line 50" not in listed
+    assert reply.json["blocks"][-1]["elements"][0]["text"] == "and 50 more"
+    assert all(len(b["text"]["text"]) <= 3000 for b in reply.json["blocks"] if b["type"] == "section")
 
 
 def test_list_mine_shows_what_i_asked_for_open_and_recently_finished(bot: Bot) -> None:

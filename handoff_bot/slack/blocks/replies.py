@@ -105,26 +105,19 @@ def help_blocks(tr: Translator) -> list[Block]:
     ]
 
 
-def list_blocks(tr: Translator, incoming: Sequence[Handoff], outgoing: Sequence[Handoff]) -> list[Block]:
+def list_blocks(tr: Translator, incoming: Sequence[Handoff], outgoing: Sequence[Handoff], hidden: int = 0
+                ) -> list[Block]:
+    """`/handoff list`: the handoffs sent to the user and those they asked for, still open or awaiting
+    a rating; `hidden`: how many more there are than these."""
     _ = tr.gettext
-
-    def line(h: Handoff) -> str:
-        if h.due_date:
-            return _("• #{id} *{title}*, due {date}: {status}", id=h.id, title=esc(h.title),
-                     date=h.due_date.isoformat(), status=labels.status(tr, h))
-        return _("• #{id} *{title}*: {status}", id=h.id, title=esc(h.title), status=labels.status(tr, h))
-
-    blocks: list[Block] = []
     if not incoming and not outgoing:
         return [section(_("You have no open handoffs. Type `/handoff` to start one."))]
+    blocks: list[Block] = []
     if incoming:
-        blocks.append(section(_("*Waiting on you*") + "\n" + "\n".join(line(h) for h in incoming[:10])))
+        blocks += _sections(_("*Sent to you*"), [_line(tr, h) for h in incoming])
     if outgoing:
-        blocks.append(section(_("*You asked for*") + "\n" + "\n".join(line(h) for h in outgoing[:10])))
-    hidden = max(0, len(incoming) - 10) + max(0, len(outgoing) - 10)
-    if hidden:
-        blocks.append(context(tr.ngettext("and {n} more", "and {n} more", hidden)))
-    return blocks
+        blocks += _sections(_("*You asked for*"), [_line(tr, h) for h in outgoing])
+    return _capped(tr, blocks, hidden)
 
 
 LIST_BLOCKS_MAX = 45  # an ephemeral message holds 50 blocks; the rest is for headings and "and n more"

@@ -82,8 +82,9 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         """The ephemeral answer to `/handoff list [open|mine|dept]`."""
         now = ctx.clock.now()
         if variant in ("", "open"):
-            incoming, outgoing = ctx.read(lambda s: handoffs.open_for(s, user_id))
-            return {"blocks": replies.list_blocks(tr, incoming, outgoing), "text": tr.gettext("Your open handoffs")}
+            incoming, outgoing, hidden = ctx.read(lambda s: handoffs.open_for(s, user_id))
+            return {"blocks": replies.list_blocks(tr, incoming, outgoing, hidden),
+                    "text": tr.gettext("Your open handoffs")}
         if variant == "mine":
             mine = ctx.read(lambda s: queries.mine(s, user_id, now))
             return {"blocks": replies.mine_blocks(tr, mine.unfinished, mine.unfinished_total, mine.finished,
