@@ -221,3 +221,16 @@ def test_a_restatement_sent_twice_is_taken_once_and_the_second_answered_as_the_f
     assert len([m for m in bot.posts(REQUESTER) if "restated" in m["text"]]) == 1
     other = {BlockId.point(1): {"value": text_value("Something else")}, BlockId.point(2): words[BlockId.point(2)]}
     assert bot.slack.view_submission(RECIPIENT, form, other).json["response_action"] == "errors"  # not the same
+
+
+def test_the_card_shows_the_longest_details_and_key_points_whole(bot: Bot) -> None:
+    details = "\n".join(f"R&D line {n:02}: " + "P&L <q3> " * 30 for n in range(1, 12))[:3000]
+    points = "\n".join(f"Point {n}: " + "R&D & P&L " * 29 for n in range(1, 11))
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT, details=details, key_points=points).text == ""
+    bot.deliver()
+    card = bot.last(RECIPIENT, "New handoff")
+    shown = "\n".join(b["text"]["text"] for b in card["blocks"] if b["type"] == "section" and "text" in b)
+    escaped = details.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped in shown  # all of it, though it is far longer than one section holds
+    assert all(f"{n}. Point {n}: " + "R&amp;D &amp; P&amp;L " * 28 in shown for n in range(1, 11))
+    assert bot.standin.violations == []

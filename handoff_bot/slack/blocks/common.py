@@ -41,6 +41,23 @@ def section(text: str, **extra: Any) -> Block:
     return {"type": "section", "text": mrkdwn(text), **extra}
 
 
+def sections(text: str, limit: int = 3000) -> list[Block]:
+    """Escaped mrkdwn `text` whole, in as many sections as Slack's 3000 characters need: split at a
+    line end where there is one, never inside an entity such as `&amp;`."""
+    blocks: list[Block] = []
+    while len(text) > limit:
+        at = text.rfind("\n", 0, limit + 1)
+        if at <= 0:
+            at = limit
+            entity = text.rfind("&", at - 4, at)  # `&amp;`, `&lt;`, `&gt;`: at most 5 characters
+            if entity != -1 and ";" not in text[entity:at]:
+                at = entity
+        blocks.append(section(text[:at]))
+        text = text[at:].removeprefix("\n")
+    blocks.append(section(text))
+    return blocks
+
+
 def context(*texts: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(t) for t in texts[:10]]}
 

@@ -14,7 +14,7 @@ from handoff_bot.handoffs.models import Handoff, HandoffState, Question, Underst
 from handoff_bot.i18n import Translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.slack.blocks import labels
-from handoff_bot.slack.blocks.common import Block, actions, button, context, cut, esc, quote, section
+from handoff_bot.slack.blocks.common import Block, actions, button, context, cut, esc, quote, section, sections
 from handoff_bot.slack.ids import ActionId, BlockId
 
 S = HandoffState
@@ -61,9 +61,9 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
         _("*Priority*\n{priority}", priority=labels.priority(tr, h.priority)),
     ]
     blocks: list[Block] = [
-        section(f"*{esc(h.title)}*" + (f"\n{esc(cut(h.details, 2900))}" if h.details else "")),
+        *sections(f"*{esc(h.title)}*" + (f"\n{esc(h.details)}" if h.details else "")),  # whole, however long
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
-        section(_("*Key points*") + "\n" + "\n".join(f"{p.position}. {esc(p.text)}" for p in h.key_points)),
+        *sections(_("*Key points*") + "\n" + "\n".join(f"{p.position}. {esc(p.text)}" for p in h.key_points)),
     ]
     if with_questions and facts.questions:
         lines = []
