@@ -27,6 +27,17 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+def working_span(seconds: int, working_hours: str) -> int:
+    """The working seconds a standard's duration stands for: a whole number of days is that many
+    working days of `working_hours` (9 hours each for `Mon-Fri 09:00-18:00`, 24 for `always`), so
+    `complete_within: 3d` means three working days; any other duration counts as written."""
+    days, rest = divmod(seconds, UNIT_SECONDS["d"])
+    if not days or rest:
+        return seconds
+    hours = parse_working_hours(working_hours)
+    return days * (hours.end_minute - hours.start_minute) * 60
+
+
 def format_duration(seconds: int) -> str:
     """The shortest exact form of a duration: 14400 → `4h`."""
     for unit in ("d", "h", "m"):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from handoff_bot.departments import service as departments
 from handoff_bot.departments.calendar import WorkingCalendar
+from handoff_bot.departments.standards import working_span
 from handoff_bot.followups.models import Followup, FollowupKind, FollowupState
 from handoff_bot.handoffs import lifecycle
 from handoff_bot.handoffs.lifecycle import SYSTEM_ACTOR, Action
@@ -88,11 +89,20 @@ def receiver(handoff: Handoff) -> str | None:
     return handoff.recipient_id or handoff.to_department.intake_channel
 
 
+DEFAULT_HOURS = "Mon-Fri 09:00-18:00"
+
+
 def calendar(session: Session, handoff: Handoff, user_id: str | None) -> WorkingCalendar:
     """The working calendar of the handoff's standard in a user's time zone."""
     standard = handoff.standard
-    return WorkingCalendar.of(standard.get("working_hours", "Mon-Fri 09:00-18:00"), time_zone(session, user_id),
+    return WorkingCalendar.of(standard.get("working_hours", DEFAULT_HOURS), time_zone(session, user_id),
                               standard.get("holiday_country"))
+
+
+def allowed(handoff: Handoff, key: str) -> int:
+    """The working seconds the handoff's standard allows for `key` (`confirm_within_s`, `remind_every_s`,
+    `complete_within_s`): whole days are working days."""
+    return working_span(int(handoff.standard[key]), handoff.standard.get("working_hours", DEFAULT_HOURS))
 
 
 def _recipient_side(session: Session, handoff: Handoff) -> str | None:
@@ -110,7 +120,7 @@ def deadline(handoff: Handoff, cal: WorkingCalendar) -> datetime | None:
         midnight = datetime.combine(handoff.due_date + timedelta(days=1), time(0), tzinfo=cal.zone)
         return cal.next_working_moment(midnight)
     if handoff.confirmed_at is not None:
-        return cal.add(handoff.confirmed_at, int(handoff.standard["complete_within_s"]))
+        return cal.add(handoff.confirmed_at, allowed(handoff, "complete_within_s"))
     return None
 
 
@@ -161,11 +171,11 @@ def _desired(
     wanted: dict[K, datetime] = {}
     if state in (S.SENT, S.CLARIFYING) and not handoff.escalated and handoff.confirm_clock_since is not None:
         if handoff.last_reminded_at is None:
-            left = max(0, int(standard["confirm_within_s"]) - handoff.confirm_clock_used_s)
+            left = max(0, allowed(handoff, "confirm_within_s") - handoff.confirm_clock_used_s)
             due = receiving.add(handoff.confirm_clock_since, left)
         else:
             due = receiving.add(max(handoff.last_reminded_at, handoff.confirm_clock_since),
-                                int(standard["remind_every_s"]))
+                                allowed(handoff, "remind_every_s"))
         kind = K.ESCALATION if handoff.confirm_reminders >= int(standard["escalate_after"]) else K.CONFIRM_REMINDER
         wanted[kind] = due
     if state is S.RESTATED:
@@ -176,7 +186,7 @@ def _desired(
             Followup.handoff_id == handoff.id, Followup.kind == K.REVIEW_REMINDER,
             Followup.fired_at >= restated_at))
         requester = calendar(session, handoff, handoff.requester_id)
-        wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, int(standard["remind_every_s"]))
+        wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, allowed(handoff, "remind_every_s"))
     if (late_at := handoff.deadline_at) is not None:
         if created or not _fired(session, handoff, K.DUE_SOON):
             last_day = handoff.due_date or late_at.astimezone(receiving.zone).date()

@@ -346,7 +346,7 @@ def accept(session: Session, handoff_id: int, round_number: int, actor_id: str, 
     rnd.verdict, rnd.decided_at = Verdict.ACCEPTED, now
     handoff.confirmed_at = now
     handoff.confirm_working_s = handoff.confirm_clock_used_s
-    handoff.confirmed_in_standard = handoff.confirm_clock_used_s <= int(handoff.standard["confirm_within_s"])
+    handoff.confirmed_in_standard = handoff.confirm_clock_used_s <= followups.allowed(handoff, "confirm_within_s")
     assert handoff.recipient_id
     enqueue(session, N.CONFIRMED, handoff.recipient_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)

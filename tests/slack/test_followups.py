@@ -252,3 +252,14 @@ def test_reminders_heeded_by_restating_do_not_count_towards_the_next_rounds_esca
     assert tick(fast, timedelta(hours=1)) == 1  # the hour was used up: a reminder for the new round
     assert "waits for you" in fast.posts(RECIPIENT)[-1]["text"]
     assert fast.standin.messages(MANAGER) == [] and not handoff(fast).escalated
+
+
+def test_a_standard_in_days_counts_working_days(bot: Bot) -> None:
+    """Finance: complete within 3d, Mon–Fri 09:00–18:00; the recipient works in Shanghai."""
+    bot.clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc))  # Tuesday 09:00 in Shanghai
+    send(bot)
+    restate(bot, bot.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    # Tuesday, Wednesday, Thursday: due when Friday's work begins, not 72 working hours (8 days) later.
+    assert handoff(bot).deadline_at == datetime(2026, 3, 6, 1, 0, tzinfo=timezone.utc)
+    assert "complete within 3 days" in str(bot.last(REQUESTER, "You handed off")["blocks"])
