@@ -11,6 +11,7 @@ working moment.
 from __future__ import annotations
 
 import enum
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from handoff_bot.people import time_zone
 K = FollowupKind
 S = HandoffState
 ITEMS_PER_MESSAGE = 15
+PERSON = re.compile(r"[UW][A-Z0-9]+")  # a Slack user id (channels are C…, G…)
 RATING_AFTER_WORKING_DAYS = 2
 
 
@@ -267,6 +269,7 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
         .with_for_update(skip_locked=True, of=[Followup, Handoff])
     ).all()
     messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    about: dict[str, Handoff] = {}  # a handoff each person's message is about, for their working hours
     fired = 0
     for followup in due:
         handoff = session.get(Handoff, followup.handoff_id)  # locked by the claim
@@ -286,14 +289,22 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
                             payload={"reminders": handoff.confirm_reminders})
         for target, item in _addressees(session, handoff, followup.kind):
             messages[target].append({"h": handoff.id, "k": item.value})
+            about.setdefault(target, handoff)
         if followup.kind in (K.ESCALATION, K.OVERDUE):  # what the Home tabs show has changed
             refresh_homes(session, [handoff.requester_id, handoff.recipient_id,
                                     *departments.managers(session, handoff.to_department_id)], now)
         session.flush()
         plan(session, handoff, now)
     for target, items in messages.items():
+        # The follow-up fired in its clock owner's working hours; a person told of it (the requester of an
+        # escalation, the managers of an overdue handoff) hears in their own, not at night where they are
+        # (when their time zone is known).
+        when = now
+        if PERSON.fullmatch(target) and time_zone(session, target, default=""):
+            when = calendar(session, about[target], target).next_working_moment(now)
         for start in range(0, len(items), ITEMS_PER_MESSAGE):
-            enqueue(session, NoticeKind.REMINDERS, target, now, items=items[start:start + ITEMS_PER_MESSAGE])
+            enqueue(session, NoticeKind.REMINDERS, target, now, not_before=when,
+                    items=items[start:start + ITEMS_PER_MESSAGE])
     return Pass(len(due), fired)
 
 

@@ -22,6 +22,7 @@ def enqueue(
     /,
     *,
     handoff_id: int | None = None,
+    not_before: datetime | None = None,
     **params: Any,
 ) -> OutboxMessage:
     """Store a notice for delivery; it is sent only if the surrounding transaction commits.
@@ -32,11 +33,12 @@ def enqueue(
         target: a Slack user id (delivered as a DM) or channel id.
         now: the current time.
         handoff_id: the handoff it concerns; notices of one handoff are delivered in order.
+        not_before: when to deliver it at the earliest (default: now).
         params: what the renderer needs besides the handoff (JSON-serialisable).
     """
     message = OutboxMessage(
         created_at=now, handoff_id=handoff_id, kind=kind, target=target,
-        params=params, next_attempt_at=now,
+        params=params, next_attempt_at=not_before or now,
     )
     session.add(message)
     return message

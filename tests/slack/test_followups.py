@@ -263,3 +263,21 @@ def test_a_standard_in_days_counts_working_days(bot: Bot) -> None:
     # Tuesday, Wednesday, Thursday: due when Friday's work begins, not 72 working hours (8 days) later.
     assert handoff(bot).deadline_at == datetime(2026, 3, 6, 1, 0, tzinfo=timezone.utc)
     assert "complete within 3 days" in str(bot.last(REQUESTER, "You handed off")["blocks"])
+
+
+def test_people_told_of_a_follow_up_hear_in_their_own_working_hours(bot: Bot) -> None:
+    """The escalation fires at noon in Shanghai, where Finance works; the requester in New York is
+    told when their morning begins, not at 23:00."""
+    set_standard(bot, confirm_within_s=3600, remind_every_s=3600, escalate_after=2)  # Mon–Fri 09:00–18:00
+    bot.clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc))  # Tuesday 09:00 Shanghai, Monday 20:00 New York
+    send(bot)
+    for _ in range(3):
+        assert tick(bot, timedelta(hours=1)) == 1  # two reminders, then the escalation at 12:00 Shanghai
+    assert "has not been confirmed" in bot.standin.messages(MANAGER)[-1]["text"]  # Shanghai: at once
+    assert not any("was not confirmed in time" in m["text"] for m in bot.standin.messages(REQUESTER))
+    bot.clock.set(datetime(2026, 3, 3, 13, 59, tzinfo=timezone.utc))
+    bot.deliver()
+    assert not any("was not confirmed in time" in m["text"] for m in bot.standin.messages(REQUESTER))
+    bot.clock.set(datetime(2026, 3, 3, 14, 0, tzinfo=timezone.utc))  # Tuesday 09:00 in New York
+    bot.deliver()
+    assert "was not confirmed in time" in bot.standin.messages(REQUESTER)[-1]["text"]
