@@ -289,3 +289,17 @@ def test_the_manager_finds_the_digest_from_the_home_tab(bot: Bot) -> None:
     bot.deliver()
     assert [c.params["text"] for c in bot.standin.calls_to("chat.postMessage", channel=RECIPIENT)
             if not c.params.get("blocks")] == ["You manage no department, so there is nothing to report."]
+
+
+def test_a_review_on_the_home_tab_shows_every_key_point(bot: Bot) -> None:
+    """"That's right" accepts every point: each is shown, shortened if need be, however many there are."""
+    points = "\n".join(f"Point {n}: " + "check the R&D figures " * 4 for n in range(1, 11))
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT, key_points=points).text == ""
+    with bot.runtime.db.transaction() as session:
+        handoffs.restate(session, handoff(bot).id, RECIPIENT, ["In my words: " + "the R&D <figures> " * 20] * 10,
+                         bot.clock.now())
+    home = open_home(bot, REQUESTER)
+    shown = texts(home)
+    assert all(f"*{n}. Point {n}: check the R&amp;D" in shown for n in range(1, 11)), shown
+    assert (ActionId.ACCEPT, f"{handoff(bot).id}:1") in buttons(home)
+    assert bot.standin.violations == []

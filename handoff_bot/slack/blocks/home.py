@@ -23,6 +23,7 @@ from handoff_bot.slack.blocks.common import (
     plain,
     quote,
     section,
+    sections,
     slack_date,
 )
 from handoff_bot.slack.blocks.replies import help_blocks
@@ -195,8 +196,8 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
         text = _("<@{recipient}> marked *{title}* done. How well was it handled?", recipient=h.recipient_id,
                  title=title)
         buttons = [button(_("Rate it"), ActionId.RATE, value, style="primary")]
-    text = cut(text, 2800) + _line_two(tr, h.id, clock)
-    return _Chunk([section(text), actions(f"home_item_{number}", *buttons)])
+    # Whole: a review lists every point, each shortened, so that "That's right" accepts what was shown.
+    return _Chunk([*sections(text + _line_two(tr, h.id, clock)), actions(f"home_item_{number}", *buttons)])
 
 
 def _request(tr: Translator, h: Handoff, timing: Timing, now: datetime) -> _Chunk:
