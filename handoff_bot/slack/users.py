@@ -38,20 +38,21 @@ class SlackDirectory:
         self._lock = threading.Lock()
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, Profile | None]:
-        """Several profiles (None: no such user); those not cached are asked of Slack at once, in parallel."""
+        """Several profiles (None: no such user); those not in memory are looked up at once, in parallel."""
         wanted = list(dict.fromkeys(user_ids))
-        if len(wanted) < 2:
-            return {u: self.profile(u) for u in wanted}
-        with ThreadPoolExecutor(len(wanted), thread_name_prefix="users-info") as pool:
-            return dict(zip(wanted, pool.map(self.profile, wanted), strict=True))
+        found: dict[str, Profile | None] = {u: p for u in wanted if (p := self._remembered(u)) is not None}
+        missing = [u for u in wanted if u not in found]
+        if len(missing) < 2:
+            return {u: found[u] if u in found else self.profile(u) for u in wanted}
+        with ThreadPoolExecutor(len(missing), thread_name_prefix="users-info") as pool:
+            found.update(zip(missing, pool.map(self.profile, missing), strict=True))
+        return {u: found[u] for u in wanted}
 
     def profile(self, user_id: str) -> Profile | None:
         """The user's profile, or None when Slack knows no such user."""
+        if (remembered := self._remembered(user_id)) is not None:
+            return remembered
         now = self._clock.now()
-        with self._lock:
-            cached = self._memory.get(user_id)
-        if cached and now - cached[1] < FRESH_FOR:
-            return cached[0]
         with self._db.read() as session:
             row = session.get(SlackUser, user_id)
             if row is not None and now - row.fetched_at < FRESH_FOR:
@@ -91,6 +92,12 @@ class SlackDirectory:
         """The user's Slack locale, `en-US` when unknown."""
         profile = self.profile(user_id)
         return profile.locale if profile else "en-US"
+
+    def _remembered(self, user_id: str) -> Profile | None:
+        """The profile kept in memory, if still fresh."""
+        with self._lock:
+            cached = self._memory.get(user_id)
+        return cached[0] if cached and self._clock.now() - cached[1] < FRESH_FOR else None
 
     def _known(self, user_id: str, row: SlackUser | None, now: datetime) -> Profile:
         """What is known of a user Slack did not describe now, kept until it is time to ask again."""
