@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,18 +33,19 @@ from handoff_bot.slack.worker import WorkerProcess
 from handoff_bot.web import make_wsgi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far below this
 STUCK_AFTER = timedelta(minutes=10)
 LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the user is used
-FOLLOWUP_SECONDS = 1.0
+FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
 # Slack's answers that a token will never work; any other failure may pass and is retried.
 TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                            "not_allowed_token_type"})
 # Socket Mode pings Slack this often; a connection that answers no ping for four times as long (or
 # whose pings fail five times in a row) is replaced: a silently dropped connection is noticed in
 # about 15 s rather than Bolt's default 50 s.
-PING_SECONDS = 3.0  # how often each app looks for due follow-ups (an indexed query)
+PING_SECONDS = 3.0
 
 
 class ListenError(Exception):
@@ -106,15 +107,8 @@ class Runtime:
         Raises:
             SlackApiError: Slack refused the token.
         """
-        try:
-            return str(self.client.auth_test()["user_id"])
-        except SlackApiError as error:
-            if error.response.get("error") in TOKEN_REFUSED:
-                raise
-            log.warning("auth.test failed: %s", error.response.get("error"))
-        except OSError as error:
-            log.warning("Slack is not reachable yet (%s); going on, the outbox will retry", error)
-        return None
+        answer = _unless_refused(self.client.auth_test, "auth.test (the outbox will retry)")
+        return None if answer is None else str(answer["user_id"])
 
     def readiness(self) -> dict[str, Any]:
         """Whether this process can do its work: database answers, outbox not stuck, Socket Mode connected."""
@@ -184,14 +178,8 @@ class Runtime:
         Raises:
             SlackApiError: Slack refused SLACK_APP_TOKEN.
         """
-        try:
-            self._socket_mode.client.connect_to_new_endpoint()  # a fresh URL each try: they are single-use
-        except SlackApiError as error:
-            if error.response.get("error") in TOKEN_REFUSED:
-                raise
-            log.warning("Slack did not open a Socket Mode connection: %s", error.response.get("error"))
-        except OSError as error:
-            log.warning("Slack is not reachable for Socket Mode (%s)", error)
+        # A fresh URL each try: they are single-use.
+        _unless_refused(self._socket_mode.client.connect_to_new_endpoint, "opening a Socket Mode connection")
         return bool(self._socket_mode.client.is_connected())
 
     def _keep_connecting(self) -> None:
@@ -216,6 +204,23 @@ class Runtime:
         self.after_response.shutdown(wait=True)
         self.worker.stop()
         self.db.dispose()
+
+
+def _unless_refused(call: Callable[[], T], doing: str) -> T | None:
+    """`call()`, a request to Slack; None when it failed for now (logged as `doing`).
+
+    Raises:
+        SlackApiError: Slack refused the token (`TOKEN_REFUSED`): trying again cannot help.
+    """
+    try:
+        return call()
+    except SlackApiError as error:
+        if error.response.get("error") in TOKEN_REFUSED:
+            raise
+        log.warning("%s failed: %s", doing, error.response.get("error"))
+    except OSError as error:
+        log.warning("%s failed: Slack is not reachable (%s)", doing, error)
+    return None
 
 
 def socket_mode_handler(bolt: Any, app_token: str, after_response: AfterResponse) -> Any:
