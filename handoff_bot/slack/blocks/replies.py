@@ -12,7 +12,7 @@ from handoff_bot.handoffs.queries import FINISHED_DAYS, Timing
 from handoff_bot.handoffs.service import FieldError
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
-from handoff_bot.slack.blocks.common import Block, context, cut, esc, section
+from handoff_bot.slack.blocks.common import Block, context, cut, esc, section, sections
 
 
 def refusal(tr: Translator, error: ActionRefused) -> str:
@@ -137,16 +137,7 @@ def _line(tr: Translator, h: Handoff, clock: str = "") -> str:
 
 def _sections(heading: str, lines: Sequence[str], limit: int = 2900) -> list[Block]:
     """A heading and its lines, in as many sections as the 3000-character limit needs."""
-    blocks: list[Block] = []
-    text = heading
-    for line in lines:
-        if len(text) + 1 + len(line) > limit:
-            blocks.append(section(text))
-            text = line
-        else:
-            text = f"{text}\n{line}"
-    blocks.append(section(text))
-    return blocks
+    return sections("\n".join([heading, *lines]), limit)
 
 
 def _capped(tr: Translator, blocks: list[Block], hidden: int) -> list[Block]:
