@@ -96,9 +96,12 @@ DEFAULT_HOURS = "Mon-Fri 09:00-18:00"
 
 def calendar(session: Session, handoff: Handoff, user_id: str | None) -> WorkingCalendar:
     """The working calendar of the handoff's standard in a user's time zone."""
+    return _calendar_in(handoff, time_zone(session, user_id))
+
+
+def _calendar_in(handoff: Handoff, zone: str) -> WorkingCalendar:
     standard = handoff.standard
-    return WorkingCalendar.of(standard.get("working_hours", DEFAULT_HOURS), time_zone(session, user_id),
-                              standard.get("holiday_country"))
+    return WorkingCalendar.of(standard.get("working_hours", DEFAULT_HOURS), zone, standard.get("holiday_country"))
 
 
 def allowed(handoff: Handoff, key: str) -> int:
@@ -300,8 +303,8 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
         # escalation, the managers of an overdue handoff) hears in their own, not at night where they are
         # (when their time zone is known).
         when = now
-        if PERSON.fullmatch(target) and time_zone(session, target, default=""):
-            when = calendar(session, about[target], target).next_working_moment(now)
+        if PERSON.fullmatch(target) and (zone := time_zone(session, target, default="")):
+            when = _calendar_in(about[target], zone).next_working_moment(now)
         for start in range(0, len(items), ITEMS_PER_MESSAGE):
             enqueue(session, NoticeKind.REMINDERS, target, now, not_before=when,
                     items=items[start:start + ITEMS_PER_MESSAGE])
