@@ -28,7 +28,10 @@ from handoff_bot.handoffs.models import (
     Handoff,
     HandoffState,
     KeyPoint,
+    Outcome,
     Priority,
+    Proposal,
+    ProposalKind,
     Question,
     QuestionKind,
     Relationship,
@@ -293,9 +296,16 @@ def chinese_views(tr: Translator) -> dict[str, dict[str, Any]]:
         "answer": modals.answer(tr, a_handoff(), question),
         "rate": modals.rate(tr, a_handoff(HandoffState.DONE)),
         "reassign": modals.reassign(tr, a_handoff(HandoffState.SENT, recipient_id=None)),
+        "propose": modals.propose(tr, a_handoff(HandoffState.NEGOTIATING), a_proposal("U0REQ")),
+        "counter": modals.counter(tr, a_handoff(HandoffState.NEGOTIATING), a_proposal("U0REC")),
         "home": home.home_view(tr, a_home()),
         "home_paged": home.home_view(tr, a_home(copies=30), page=1),
     }
+
+
+def a_proposal(by: str) -> Proposal:
+    return Proposal(number=1, kind=ProposalKind.CHANGE, proposed_by=by, proposed_at=NOW, due_date=date(2026, 3, 13),
+                    scope="Only Kunming.", reason="Month-end close.")
 
 
 def a_home(copies: int = 1) -> queries.Home:
@@ -311,6 +321,8 @@ def a_home(copies: int = 1) -> queries.Home:
         queries.WaitingItem(queries.Waiting.ANSWER, a_handoff(id=9), question=question),
         queries.WaitingItem(queries.Waiting.REVIEW, a_handoff(HandoffState.RESTATED, id=10), round=restated),
         queries.WaitingItem(queries.Waiting.RATE, a_handoff(HandoffState.DONE, id=13)),
+        queries.WaitingItem(queries.Waiting.NEGOTIATE, a_handoff(HandoffState.NEGOTIATING, id=15),
+                            proposal=a_proposal("U0REC")),
     ] * copies
     hour = timedelta(hours=1)
     timings = {
@@ -370,6 +382,7 @@ def facts_for(kind: messages.NoticeKind) -> messages.Facts:
         "recipient_card": HandoffState.SENT, "intake_post": HandoffState.SENT, "review": HandoffState.RESTATED,
         "clarification": HandoffState.CLARIFYING, "confirmed": HandoffState.CONFIRMED,
         "rating_request": HandoffState.DONE, "rated": HandoffState.RATED, "cancelled": HandoffState.CANCELLED,
+        "proposal": HandoffState.NEGOTIATING, "stalled": HandoffState.NEGOTIATING,
     }.get(kind.value, HandoffState.CONFIRMED)
     changes: dict[str, Any] = {"rating": 4, "rating_comment": "Quick."} if state is HandoffState.RATED else {}
     if kind.value == "intake_post":
@@ -381,8 +394,15 @@ def facts_for(kind: messages.NoticeKind) -> messages.Facts:
                                  clarification="Only March.")]
     questions = [Question(id=3, handoff_id=7, asked_by="U0REC", asked_at=NOW, kind=QuestionKind.OPEN,
                           text="Which client?", answer="Kunming." if kind.value == "answer" else None)]
-    params = {"round": 1, "question": 3, "target": "C0FIN", "error": "not_in_channel", "to": "U0NEW"}
-    return messages.Facts(handoff, rounds=rounds, questions=questions, params=params)
+    if state is HandoffState.NEGOTIATING:
+        handoff.negotiation_turn, handoff.negotiation_since = "U0REQ", NOW
+    proposals = [Proposal(number=1, kind=ProposalKind.CHANGE, proposed_by="U0REC", proposed_at=NOW,
+                          due_date=date(2026, 3, 13), scope="Only Kunming.", reason="Month-end close.",
+                          outcome=None if state is HandoffState.NEGOTIATING else Outcome.ACCEPTED)]
+    params = {"round": 1, "question": 3, "target": "C0FIN", "error": "not_in_channel", "to": "U0NEW", "proposal": 1,
+              "since": NOW.isoformat()}
+    return messages.Facts(handoff, rounds=rounds, questions=questions, proposals=proposals, params=params,
+                          target="U0REQ" if kind.value == "proposal" else "")  # the proposal waits on them
 
 
 @pytest.mark.parametrize("kind", list(messages.RENDERERS), ids=str)
@@ -406,7 +426,7 @@ def test_the_recipient_card_in_chinese() -> None:
     assert fields == ["*发起方*\n<@U0REQ>（Sales）", "*接收方*\n<@U0REC>（Finance）", "*截止日期*\n2026-03-06",
                       "*优先级*\n紧急"]
     buttons = [e["text"]["text"] for e in rendered.blocks[-1]["elements"]]
-    assert buttons == ["确认我的理解", "提出问题"]
+    assert buttons == ["确认我的理解", "提出问题", "提议变更 / 拒绝"]
     context = " ".join(e["text"] for b in rendered.blocks if b["type"] == "context" for e in b["elements"])
     assert "流程：" in context and "交接 #7" in context
     assert "服务标准：4 小时内确认，3 天内完成；服务时间 周一至周五 09:00–18:00" in context

@@ -18,6 +18,7 @@ class FollowupKind(enum.StrEnum):
     DUE_SOON = "due_soon"                  # one working day before the deadline
     OVERDUE = "overdue"                    # the deadline passed with the work not done
     RATING_REMINDER = "rating_reminder"    # done but not rated after two working days
+    NEGOTIATION_STALLED = "negotiation_stalled"  # the sides have not agreed within the time to confirm
 
 
 class FollowupState(enum.StrEnum):

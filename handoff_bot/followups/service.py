@@ -154,10 +154,11 @@ def restart_confirm_clock(handoff: Handoff, now: datetime, *, reset: bool = Fals
 
 
 def _fired(session: Session, handoff: Handoff, kind: K, since: datetime | None = None) -> int:
+    """How many follow-ups of `kind` fired for the handoff (after `since`, when given)."""
     query = select(func.count()).where(Followup.handoff_id == handoff.id, Followup.kind == kind,
                                        Followup.state == FollowupState.FIRED)
     if since is not None:
-        query = query.where(Followup.fired_at >= since)
+        query = query.where(Followup.fired_at > since)
     return session.scalar(query) or 0
 
 
@@ -192,14 +193,19 @@ def _desired(
             Followup.fired_at >= restated_at))
         requester = calendar(session, handoff, handoff.requester_id)
         wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, allowed(handoff, "remind_every_s"))
+    if state is S.NEGOTIATING and handoff.negotiation_since is not None and not _fired(
+            session, handoff, K.NEGOTIATION_STALLED, since=handoff.negotiation_since):
+        wanted[K.NEGOTIATION_STALLED] = receiving.add(handoff.negotiation_since, allowed(handoff, "confirm_within_s"))
     if (late_at := handoff.deadline_at) is not None:
-        if created or not _fired(session, handoff, K.DUE_SOON):
+        # A due date changed by agreement is a new deadline: it is announced and kept anew.
+        since = handoff.due_changed_at
+        if created or not _fired(session, handoff, K.DUE_SOON, since):
             last_day = handoff.due_date or late_at.astimezone(receiving.zone).date()
             day_before = receiving.working_day_before(last_day)
             soon = receiving.next_working_moment(datetime.combine(day_before, time(0), tzinfo=receiving.zone))
-            if handoff.created_at < soon < late_at:
+            if (since or handoff.created_at) < soon < late_at:
                 wanted[K.DUE_SOON] = soon
-        if created or not _fired(session, handoff, K.OVERDUE):
+        if created or not _fired(session, handoff, K.OVERDUE, since):
             wanted[K.OVERDUE] = late_at
     if state is S.DONE and handoff.done_at is not None and not _fired(session, handoff, K.RATING_REMINDER):
         requester = calendar(session, handoff, handoff.requester_id)
@@ -245,7 +251,15 @@ def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, 
         told = [(side, Item.OVERDUE)] if side else []
         return told + [(handoff.requester_id, Item.OVERDUE_REQUESTER)] + [
             (m, Item.OVERDUE_MANAGER) for m in managers if m != handoff.recipient_id]
-    return [(handoff.requester_id, Item.RATING_REMINDER)]
+    if kind is K.RATING_REMINDER:
+        return [(handoff.requester_id, Item.RATING_REMINDER)]
+    return []  # a stalled negotiation: a message of its own to the managers of both sides
+
+
+def both_sides_managers(session: Session, handoff: Handoff) -> list[str]:
+    """The managers of both sides of a handoff: the receiving department's, then the requesting one's."""
+    requesting = departments.managers(session, handoff.from_department_id) if handoff.from_department_id else []
+    return list(dict.fromkeys([*departments.managers(session, handoff.to_department_id), *requesting]))
 
 
 def _clock_owner(handoff: Handoff, kind: K, session: Session) -> str | None:
@@ -273,6 +287,7 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
     ).all()
     messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
     about: dict[str, Handoff] = {}  # a handoff each person's message is about, for their working hours
+    stalled: list[tuple[str, Handoff]] = []  # negotiations for the managers of both sides, one message each
     fired = 0
     for followup in due:
         handoff = session.get(Handoff, followup.handoff_id)  # locked by the claim
@@ -290,6 +305,8 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
             handoff.escalated = True
             lifecycle.apply(session, handoff, Action.ESCALATE, SYSTEM_ACTOR, now, is_member=lambda _u: False,
                             payload={"reminders": handoff.confirm_reminders})
+        if followup.kind is K.NEGOTIATION_STALLED:
+            stalled += [(manager, handoff) for manager in both_sides_managers(session, handoff)]
         for target, item in _addressees(session, handoff, followup.kind):
             messages[target].append({"h": handoff.id, "k": item.value})
             about.setdefault(target, handoff)
@@ -299,16 +316,25 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
         session.flush()
         plan(session, handoff, now)
     for target, items in messages.items():
-        # The follow-up fired in its clock owner's working hours; a person told of it (the requester of an
-        # escalation, the managers of an overdue handoff) hears in their own, not at night where they are
-        # (when their time zone is known).
-        when = now
-        if PERSON.fullmatch(target) and (zone := time_zone(session, target, default="")):
-            when = _calendar_in(about[target], zone).next_working_moment(now)
+        when = _their_working_moment(session, target, about[target], now)
         for start in range(0, len(items), ITEMS_PER_MESSAGE):
             enqueue(session, NoticeKind.REMINDERS, target, now, not_before=when,
                     items=items[start:start + ITEMS_PER_MESSAGE])
+    for manager, handoff in stalled:
+        assert handoff.negotiation_since is not None
+        enqueue(session, NoticeKind.STALLED, manager, now, handoff_id=handoff.id,
+                not_before=_their_working_moment(session, manager, handoff, now),
+                since=handoff.negotiation_since.isoformat())
     return Pass(len(due), fired)
+
+
+def _their_working_moment(session: Session, target: str, handoff: Handoff, now: datetime) -> datetime:
+    """When `target` is told of a follow-up that fired at `now` in its clock owner's working hours: a
+    person told of it (the requester of an escalation, the managers of an overdue handoff) hears in
+    their own, not at night where they are (when their time zone is known)."""
+    if PERSON.fullmatch(target) and (zone := time_zone(session, target, default="")):
+        return _calendar_in(handoff, zone).next_working_moment(now)
+    return now
 
 
 def next_due(session: Session) -> datetime | None:

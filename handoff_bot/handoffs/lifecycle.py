@@ -28,6 +28,9 @@ class Action(enum.StrEnum):
     NUDGE = "nudge"
     REASSIGN = "reassign"
     ESCALATE = "escalate"
+    PROPOSE = "propose"  # the recipient proposes other terms, or declines
+    COUNTER = "counter"  # the requester answers a proposal with other terms
+    AGREE = "agree"      # either side accepts the other's latest proposal
 
 
 class Actor(enum.StrEnum):
@@ -37,6 +40,7 @@ class Actor(enum.StrEnum):
     RECIPIENT = "recipient"
     DEPARTMENT_MEMBER = "department_member"
     MANAGER = "manager"  # a manager of the receiving department
+    PARTY = "party"      # the requester or the recipient, whichever the negotiation waits on
     SYSTEM = "system"    # the bot itself (follow-ups)
 
 
@@ -62,7 +66,13 @@ TRANSITIONS: dict[Action, Move] = {
     Action.NUDGE: Move(OPEN_STATES, None, Actor.MANAGER),
     Action.REASSIGN: Move(_ASKABLE, S.SENT, Actor.MANAGER),
     Action.ESCALATE: Move(OPEN_STATES, None, Actor.SYSTEM),
+    Action.PROPOSE: Move(_ASKABLE | {S.NEGOTIATING}, S.NEGOTIATING, Actor.RECIPIENT),
+    Action.COUNTER: Move(frozenset({S.NEGOTIATING}), None, Actor.REQUESTER),
+    # Agreeing ends the negotiation: the handoff goes back to where it was, or is declined.
+    Action.AGREE: Move(frozenset({S.NEGOTIATING}), None, Actor.PARTY),
 }
+# In a negotiation the sides take turns: these wait for the other side's answer to one's own proposal.
+TAKES_TURNS = frozenset({Action.PROPOSE, Action.COUNTER, Action.AGREE})
 SYSTEM_ACTOR = "handoff"  # the actor id recorded for the bot's own actions
 
 
@@ -71,6 +81,8 @@ class Refusal(enum.StrEnum):
     NOT_RECIPIENT = "not_recipient"
     NOT_MEMBER = "not_member"
     NOT_MANAGER = "not_manager"
+    NOT_PARTY = "not_party"
+    NOT_YOUR_TURN = "not_your_turn"
     ALREADY_NUDGED = "already_nudged"
     OWN_HANDOFF = "own_handoff"
     UNCLAIMED = "unclaimed"
@@ -91,11 +103,12 @@ class Snapshot:
     state: S
     rounds: int
     rating: int | None
+    negotiation_turn: str | None
 
     @classmethod
     def of(cls, handoff: Handoff) -> Snapshot:
         return cls(handoff.id, handoff.requester_id, handoff.recipient_id, handoff.department_name,
-                   handoff.state, handoff.rounds, handoff.rating)
+                   handoff.state, handoff.rounds, handoff.rating, handoff.negotiation_turn)
 
 
 class ActionRefused(Exception):
@@ -140,12 +153,16 @@ def check(
             raise ActionRefused(Refusal.NOT_MEMBER, handoff)
         if handoff.recipient_id is not None:
             raise ActionRefused(Refusal.ALREADY_CLAIMED, handoff)
+    if move.actor is Actor.PARTY and actor_id not in (handoff.requester_id, handoff.recipient_id):
+        raise ActionRefused(Refusal.NOT_PARTY, handoff)
     if move.actor is Actor.MANAGER and not is_manager(actor_id):
         raise ActionRefused(Refusal.NOT_MANAGER, handoff)
     if move.actor is Actor.SYSTEM and actor_id != SYSTEM_ACTOR:
         raise ActionRefused(Refusal.NOT_MANAGER, handoff)
     if handoff.state not in move.from_states:
         raise ActionRefused(Refusal.WRONG_STATE, handoff)
+    if action in TAKES_TURNS and handoff.state is S.NEGOTIATING and actor_id != handoff.negotiation_turn:
+        raise ActionRefused(Refusal.NOT_YOUR_TURN, handoff)
     return move
 
 
@@ -159,16 +176,20 @@ def apply(
     is_member: Callable[[str], bool],
     is_manager: Callable[[str], bool] = lambda _user: False,
     payload: dict[str, Any] | None = None,
+    to_state: S | None = None,
 ) -> HandoffEvent:
     """Check the move, change the state and write the audit event, all in `session`.
+
+    `to_state`: where a move that may end in several states (agreeing) goes this time.
 
     Raises:
         ActionRefused: the move is not allowed (nothing is changed).
     """
     move = check(handoff, action, actor_id, is_member=is_member, is_manager=is_manager)
     before = handoff.state
-    if move.to_state is not None:
-        handoff.state = move.to_state
+    target = to_state or move.to_state
+    if target is not None:
+        handoff.state = target
     handoff.updated_at = now
     event = HandoffEvent(
         handoff_id=handoff.id, at=now, actor_id=actor_id, action=action.value,

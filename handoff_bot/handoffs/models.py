@@ -1,4 +1,4 @@
-"""Tables for handoffs, their key points, understanding rounds, questions and audit trail."""
+"""Tables for handoffs, their key points, understanding rounds, proposals, questions and audit trail."""
 
 from __future__ import annotations
 
@@ -54,6 +54,16 @@ class Verdict(enum.StrEnum):
     CLARIFY = "clarify"
 
 
+class ProposalKind(enum.StrEnum):
+    CHANGE = "change"    # other terms: another due date, a smaller scope
+    DECLINE = "decline"  # the recipient will not take the work on
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    COUNTERED = "countered"  # the other side answered with a proposal of their own
+
+
 class Handoff(Base):
     __tablename__ = "handoff"
     __table_args__ = (
@@ -97,6 +107,12 @@ class Handoff(Base):
     rated_at: Mapped[datetime | None]
     rating: Mapped[int | None]
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # While the two sides negotiate other terms: since when, who owes the next answer, and the state the
+    # handoff goes back to once they agree.
+    negotiation_since: Mapped[datetime | None]
+    negotiation_turn: Mapped[str | None] = mapped_column(String(32))
+    resume_state: Mapped[HandoffState | None] = mapped_column(str_enum(HandoffState))
+    due_changed_at: Mapped[datetime | None]  # the due date was last changed by agreement
     source_view_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # the form it came from
     version: Mapped[int] = mapped_column(default=1)
 
@@ -143,6 +159,26 @@ class UnderstandingRound(Base):
     verdict: Mapped[Verdict | None] = mapped_column(str_enum(Verdict))
     clarification: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
+
+
+class Proposal(Base):
+    """One turn of a negotiation: the recipient proposes other terms or declines, the requester counters."""
+
+    __tablename__ = "proposal"
+    __table_args__ = (UniqueConstraint("handoff_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    kind: Mapped[ProposalKind] = mapped_column(str_enum(ProposalKind))
+    proposed_by: Mapped[str] = mapped_column(String(32))
+    proposed_at: Mapped[datetime]
+    due_date: Mapped[date | None]  # the due date proposed, if another one
+    scope: Mapped[str | None] = mapped_column(Text)  # what would change in the work, if anything
+    reason: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[Outcome | None] = mapped_column(str_enum(Outcome))
+    decided_at: Mapped[datetime | None]
+    source_view_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # the form it came from
 
 
 class Question(Base):

@@ -26,6 +26,7 @@ from handoff_bot.handoffs.models import (
     OPEN_STATES,
     Handoff,
     HandoffState,
+    Proposal,
     Question,
     UnderstandingRound,
 )
@@ -51,6 +52,7 @@ class Waiting(enum.StrEnum):
     REVIEW = "review"    # requester: accept or clarify a restatement
     DO = "do"            # recipient: the understanding is agreed; do the work and mark it done
     RATE = "rate"        # requester: the work is done; rate it
+    NEGOTIATE = "negotiate"  # either side: accept the other's proposal, or answer it
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class WaitingItem:
     handoff: Handoff
     question: Question | None = None        # ANSWER: the question
     round: UnderstandingRound | None = None  # REVIEW: the restatement to review
+    proposal: Proposal | None = None         # NEGOTIATE: the proposal to answer
 
 
 @dataclass
@@ -156,21 +159,24 @@ def waiting_on(session: Session, user_id: str, now: datetime, *, limit: int = LI
     """What waits on the user, most pressing first.
 
     As recipient: understandings to confirm (sent or clarified) and work to do (confirmed). As requester:
-    questions to answer, restatements to review, finished work to rate.
+    questions to answer, restatements to review, finished work to rate. As either: a proposal of other
+    terms to answer.
 
     Returns:
         At most `limit` items, how many there are in all, and the timing of each item's handoff.
     """
     as_recipient = and_(Handoff.recipient_id == user_id, Handoff.state.in_(TO_CONFIRM | TO_DO))
     as_requester = and_(Handoff.requester_id == user_id, Handoff.state.in_(TO_REVIEW | TO_RATE))
+    as_party = and_(Handoff.negotiation_turn == user_id, Handoff.state == S.NEGOTIATING)
     unanswered = and_(Question.answered_at.is_(None), Handoff.requester_id == user_id,
                       Handoff.state.in_(TO_ANSWER))
-    total = (session.scalar(select(func.count()).select_from(Handoff).where(or_(as_recipient, as_requester))) or 0)
+    mine = or_(as_recipient, as_requester, as_party)
+    total = session.scalar(select(func.count()).select_from(Handoff).where(mine)) or 0
     total += session.scalar(select(func.count()).select_from(Question).join(
         Handoff, Question.handoff_id == Handoff.id).where(unanswered)) or 0
 
     handoffs = list(session.scalars(
-        select(Handoff).where(or_(as_recipient, as_requester)).order_by(Handoff.created_at).limit(limit)))
+        select(Handoff).where(mine).order_by(Handoff.created_at).limit(limit)))
     questions = session.execute(
         select(Question, Handoff).join(Handoff, Question.handoff_id == Handoff.id).where(unanswered)
         .order_by(Question.asked_at).limit(limit)).all()
@@ -178,9 +184,15 @@ def waiting_on(session: Session, user_id: str, now: datetime, *, limit: int = LI
     rounds = {(r.handoff_id, r.number): r for r in session.scalars(
         select(UnderstandingRound).where(UnderstandingRound.handoff_id.in_(under_review)))} if under_review else {}
 
+    negotiating = [h.id for h in handoffs if h.state is S.NEGOTIATING]
+    latest = {p.handoff_id: p for p in session.scalars(  # ordered by number: the latest of each is kept
+        select(Proposal).where(Proposal.handoff_id.in_(negotiating)).order_by(Proposal.number))} if negotiating else {}
+
     items: list[WaitingItem] = []
     for h in handoffs:
-        if h.recipient_id == user_id and h.state in TO_CONFIRM:
+        if h.state is S.NEGOTIATING:
+            items.append(WaitingItem(Waiting.NEGOTIATE, h, proposal=latest.get(h.id)))
+        elif h.recipient_id == user_id and h.state in TO_CONFIRM:
             items.append(WaitingItem(Waiting.CONFIRM, h))
         elif h.recipient_id == user_id and h.state in TO_DO:
             items.append(WaitingItem(Waiting.DO, h))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,10 @@ from handoff_bot.handoffs.models import (
     HandoffEvent,
     HandoffState,
     KeyPoint,
+    Outcome,
     Priority,
+    Proposal,
+    ProposalKind,
     Question,
     QuestionKind,
     Relationship,
@@ -529,6 +532,128 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
     _changed(session, handoff, now)
     refresh_homes(session, [previous], now)
     return handoff
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What one side of a negotiation proposes, as typed into the form."""
+
+    kind: ProposalKind
+    reason: str
+    due_date: date | None = None
+    scope: str = ""
+    source_view_id: str | None = None  # the Slack form submitted: submitting it again records nothing new
+
+
+def latest_proposal(session: Session, handoff_id: int) -> Proposal | None:
+    return session.scalar(select(Proposal).where(Proposal.handoff_id == handoff_id)
+                          .order_by(Proposal.number.desc()).limit(1))
+
+
+def propose(session: Session, handoff_id: int, actor_id: str, terms: Terms, now: datetime, *,
+            directory: Directory, seen: int | None = None) -> Proposal:
+    """The recipient proposes other terms (another due date, a smaller scope) or declines, with a reason;
+    the handoff waits, negotiating, for the requester to accept or counter. The recipient may also
+    answer a counter-proposal so.
+
+    `seen`: how many proposals the handoff had when the form was opened; a form opened before a later
+    proposal (it did not show it) is out of date.
+
+    Raises:
+        InvalidInput: no reason, nothing to change, a due date in the past, too long, or out of date.
+        ActionRefused: not the recipient, not their turn, or the handoff is past negotiating.
+    """
+    return _offer(session, handoff_id, Action.PROPOSE, actor_id, terms, now, directory=directory, seen=seen)
+
+
+def counter(session: Session, handoff_id: int, actor_id: str, terms: Terms, now: datetime, *,
+            directory: Directory, seen: int | None = None) -> Proposal:
+    """The requester answers the recipient's proposal with terms of their own (or the original ones, with
+    a reason); the recipient accepts, or proposes again. See `propose`."""
+    return _offer(session, handoff_id, Action.COUNTER, actor_id, replace(terms, kind=ProposalKind.CHANGE), now,
+                  directory=directory, seen=seen)
+
+
+def _offer(session: Session, handoff_id: int, action: Action, actor_id: str, terms: Terms, now: datetime, *,
+           directory: Directory, seen: int | None) -> Proposal:
+    if terms.source_view_id:
+        already = session.scalar(select(Proposal).where(Proposal.source_view_id == terms.source_view_id))
+        if already is not None:
+            return already
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff))
+    latest = latest_proposal(session, handoff.id)
+    declining = terms.kind is ProposalKind.DECLINE
+    reason = clean(terms.reason, multiline=True)
+    scope = "" if declining else clean(terms.scope, multiline=True)
+    due = None if declining else terms.due_date
+    errors = []
+    if not reason:
+        errors.append(FieldError("reason", "required"))
+    _check_length(errors, "reason", reason, DETAILS_MAX)
+    _check_length(errors, "scope", scope, DETAILS_MAX)
+    if due is not None and due < _today(directory, actor_id, now):
+        errors.append(FieldError("new_due_date", "past"))
+    if action is Action.PROPOSE and not declining and due is None and not scope:
+        errors.append(FieldError("scope", "change_needed"))
+    if seen is not None and seen != (latest.number if latest else 0):
+        errors.insert(0, FieldError("reason", "stale_form"))
+    if errors:
+        raise InvalidInput(errors)
+    if handoff.state is HandoffState.NEGOTIATING:
+        assert latest is not None
+        latest.outcome, latest.decided_at = Outcome.COUNTERED, now
+    else:
+        handoff.resume_state, handoff.negotiation_since = handoff.state, now
+        followups.pause_confirm_clock(session, handoff, now)
+    proposal = Proposal(
+        handoff_id=handoff.id, number=(latest.number if latest else 0) + 1, kind=terms.kind, proposed_by=actor_id,
+        proposed_at=now, due_date=due, scope=scope or None, reason=reason, source_view_id=terms.source_view_id,
+    )
+    session.add(proposal)
+    lifecycle.apply(session, handoff, action, actor_id, now, is_member=_is_member(session, handoff),
+                    payload={"proposal": proposal.number, "kind": terms.kind.value})
+    other = handoff.requester_id if action is Action.PROPOSE else handoff.recipient_id
+    assert other is not None
+    handoff.negotiation_turn = other
+    enqueue(session, N.PROPOSAL, other, now, handoff_id=handoff.id, proposal=proposal.number)
+    _changed(session, handoff, now)
+    return proposal
+
+
+def agree(session: Session, handoff_id: int, number: int, actor_id: str, now: datetime) -> Handoff:
+    """The side the negotiation waits on accepts the other's proposal `number`: an accepted decline closes
+    the handoff; accepted terms apply (a new due date replaces the old) and the handoff goes back to
+    where it stood before the negotiation.
+
+    Raises:
+        ActionRefused: not a side of the handoff, not their turn, or `number` is not the latest proposal.
+    """
+    handoff = load(session, handoff_id, for_update=True)
+    lifecycle.check(handoff, Action.AGREE, actor_id, is_member=_is_member(session, handoff))
+    proposal = latest_proposal(session, handoff.id)
+    if proposal is None or proposal.number != number:
+        raise ActionRefused(Refusal.STALE, handoff)
+    proposal.outcome, proposal.decided_at = Outcome.ACCEPTED, now
+    if proposal.kind is ProposalKind.DECLINE:
+        to_state = HandoffState.DECLINED
+    else:
+        to_state = handoff.resume_state or HandoffState.SENT
+        if proposal.due_date is not None:
+            handoff.due_date, handoff.due_changed_at = proposal.due_date, now
+        if to_state in (HandoffState.SENT, HandoffState.CLARIFYING):
+            handoff.confirm_clock_since = now  # the recipient's clock runs again from here
+    lifecycle.apply(session, handoff, Action.AGREE, actor_id, now, is_member=_is_member(session, handoff),
+                    payload={"proposal": number}, to_state=to_state)
+    handoff.negotiation_since = handoff.negotiation_turn = handoff.resume_state = None
+    enqueue(session, N.AGREED, proposal.proposed_by, now, handoff_id=handoff.id, proposal=number)
+    _changed(session, handoff, now)
+    return handoff
+
+
+def proposals(session: Session, handoff_id: int) -> Sequence[Proposal]:
+    """The proposals made on a handoff, first first."""
+    return session.scalars(select(Proposal).where(Proposal.handoff_id == handoff_id).order_by(Proposal.number)).all()
 
 
 def questions(session: Session, handoff_id: int) -> Sequence[Question]:

@@ -33,6 +33,9 @@ class NoticeKind(enum.StrEnum):
     REMINDERS = "reminders"                # follow-ups due for one person, in one message
     UNDELIVERED = "undelivered"            # to the requester: the handoff could not reach its recipient
     DIGEST = "digest"                      # to a manager: the weekly digest (its figures are in the params)
+    PROPOSAL = "proposal"                  # to one side: the other proposes other terms, declines or counters
+    AGREED = "agreed"                      # to a proposal's author: the other side accepted it
+    STALLED = "stalled"                    # to the managers of both sides: a negotiation is not settled in time
 
 
 class OutboxState(enum.StrEnum):

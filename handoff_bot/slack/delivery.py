@@ -300,7 +300,8 @@ class Deliverer:
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is None:
             return plan
-        facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id))
+        facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id),
+                      handoffs.proposals(session, handoff.id))
         if message.kind is NoticeKind.REFRESH:
             records = session.scalars(
                 select(SlackMessage)

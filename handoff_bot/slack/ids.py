@@ -17,6 +17,9 @@ class ActionId(enum.StrEnum):
     CANCEL = "handoff_cancel"
     NUDGE = "handoff_nudge"
     REASSIGN = "handoff_reassign"
+    PROPOSE = "handoff_propose"  # the recipient: propose a change or decline (value: the handoff id)
+    COUNTER = "handoff_counter"  # the requester: answer a proposal with other terms (value: handoff:proposal)
+    AGREE = "handoff_agree"      # either side: accept the other's latest proposal (value: handoff:proposal)
     HOME_PREVIOUS = "handoff_home_previous"  # value: the page to show (0 is the first)
     HOME_NEXT = "handoff_home_next"
     HOME_DIGEST = "handoff_home_digest"  # a manager asks for this week's digest so far, by DM
@@ -31,6 +34,8 @@ class CallbackId(enum.StrEnum):
     ANSWER = "handoff_answer"
     RATE = "handoff_rate"
     REASSIGN = "handoff_reassign"
+    PROPOSE = "handoff_propose"
+    COUNTER = "handoff_counter"
 
 
 class BlockId(enum.StrEnum):
@@ -49,6 +54,10 @@ class BlockId(enum.StrEnum):
     ANSWER = "answer"
     RATING = "rating"
     COMMENT = "comment"
+    PROPOSAL_KIND = "proposal_kind"
+    NEW_DUE_DATE = "new_due_date"
+    SCOPE = "scope"
+    REASON = "reason"
     ACTIONS = "actions"
 
     @staticmethod

@@ -27,7 +27,7 @@ S = HandoffState
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
 RIGHTFUL = {
     Actor.REQUESTER: REQUESTER, Actor.RECIPIENT: RECIPIENT, Actor.DEPARTMENT_MEMBER: MEMBER,
-    Actor.MANAGER: MANAGER, Actor.SYSTEM: SYSTEM_ACTOR,
+    Actor.MANAGER: MANAGER, Actor.SYSTEM: SYSTEM_ACTOR, Actor.PARTY: REQUESTER,
 }
 
 
@@ -81,6 +81,7 @@ def test_the_rightful_actor_may_act_exactly_in_the_declared_states(action: Actio
     recipient = None if action is Action.CLAIM else RECIPIENT
     handoff = _handoff(state, recipient)
     who = RIGHTFUL[TRANSITIONS[action].actor]
+    handoff.negotiation_turn = who  # in a negotiation, it is their turn
     if state in TRANSITIONS[action].from_states:
         move = lifecycle.check(handoff, action, who, is_member=_members, is_manager=_managers)
         assert move is TRANSITIONS[action]
@@ -104,6 +105,28 @@ def test_the_wrong_person_is_refused_before_the_state_is_considered(action: Acti
         with pytest.raises(ActionRefused) as raised:
             lifecycle.check(_handoff(state), action, who, is_member=_members, is_manager=_managers)
         assert raised.value.refusal is refusal, state
+
+
+@pytest.mark.parametrize("action", [Action.PROPOSE, Action.COUNTER, Action.AGREE])
+def test_in_a_negotiation_only_the_side_it_waits_on_may_move(action: Action) -> None:
+    negotiating = _handoff(S.NEGOTIATING)
+    negotiating.negotiation_turn = OUTSIDER  # nobody's turn of the two: each is refused as out of turn
+    who = RIGHTFUL[TRANSITIONS[action].actor]
+    with pytest.raises(ActionRefused) as raised:
+        lifecycle.check(negotiating, action, who, is_member=_members)
+    assert raised.value.refusal is Refusal.NOT_YOUR_TURN
+    negotiating.negotiation_turn = who
+    assert lifecycle.check(negotiating, action, who, is_member=_members) is TRANSITIONS[action]
+
+
+def test_only_the_two_sides_may_agree() -> None:
+    negotiating = _handoff(S.NEGOTIATING)
+    negotiating.negotiation_turn = RECIPIENT
+    assert lifecycle.check(negotiating, Action.AGREE, RECIPIENT, is_member=_members)
+    for who in (MEMBER, MANAGER, OUTSIDER):
+        with pytest.raises(ActionRefused) as raised:
+            lifecycle.check(negotiating, Action.AGREE, who, is_member=_members, is_manager=_managers)
+        assert raised.value.refusal is Refusal.NOT_PARTY
 
 
 def test_claim_rules() -> None:

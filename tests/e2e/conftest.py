@@ -55,6 +55,7 @@ SECRET = "e2e-signing-secret"
 BOT_TOKEN = "xoxb-e2e"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
 INTAKE = "C0FININTAKE"
+CARD_BUTTONS = [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]  # a new handoff's card
 START_TIMEOUT = 30.0  # python app.py answers /healthz in about a second; PostgreSQL or a busy CI box is slower
 STOP_TIMEOUT = 10.0
 WAIT = 15.0  # for a notice from the outbox worker (normally well under a second)

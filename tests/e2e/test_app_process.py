@@ -20,6 +20,7 @@ from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.e2e.conftest import (
+    CARD_BUTTONS,
     E2E,
     MANAGER,
     OUTSIDER,
@@ -55,7 +56,7 @@ def ok(reply: Reply) -> None:
 def submitted(e2e: E2E) -> dict[str, object]:
     """A handoff from the requester to the recipient; its card and receipt have arrived, the outbox is empty."""
     ok(e2e.submit_new(e2e.open_new_form(), recipient=RECIPIENT))
-    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=CARD_BUTTONS)
     e2e.wait_message(REQUESTER, "You handed off")
     e2e.wait_outbox_idle()
     return card
@@ -68,7 +69,7 @@ def test_the_whole_loop_through_the_real_process(e2e: E2E) -> None:
     due = (date.today() + timedelta(days=7)).isoformat()  # the process runs on the real clock
     ok(e2e.submit_new(form, recipient=RECIPIENT, due=due))
 
-    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+    card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=CARD_BUTTONS)
     assert "Attach receipts" in str(card["blocks"]) and due in str(card["blocks"])
     e2e.wait_message(REQUESTER, "You handed off", with_buttons=[ActionId.CANCEL])
 
@@ -242,7 +243,7 @@ def test_a_notice_queued_when_the_process_is_killed_arrives_exactly_once_after_a
         second = make_e2e(launch({**app_env, "PORT": str(free_port()), "SLACK_API_URL": slack_back.api_url}),
                           slack_back, first.db)
         card = second.wait_message(RECIPIENT, "New handoff",
-                                   with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+                                   with_buttons=CARD_BUTTONS)
         second.wait_message(REQUESTER, "You handed off")
         second.wait_outbox_idle()
         assert len(slack_back.calls_to("chat.postMessage", channel=RECIPIENT)) == 1, slack_back.dump()

@@ -30,8 +30,8 @@ from handoff_bot.db import Database
 from handoff_bot.followups.models import Followup, FollowupKind, FollowupState
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.runtime import FOLLOWUP_SECONDS
-from handoff_bot.slack.ids import ActionId
 from tests.e2e.conftest import (
+    CARD_BUTTONS,
     E2E,
     INTAKE,
     MANAGER,
@@ -177,7 +177,7 @@ def test_a_sigkill_before_the_reminder_still_gives_exactly_one_reminder_and_one_
     add_people(standin)
     first = make_e2e(launch(app_env), standin, app_db)
     ok(first.submit_new(first.open_new_form(), recipient=RECIPIENT, title="Follow-up 001"))
-    first.wait_message(RECIPIENT, "New handoff", with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+    first.wait_message(RECIPIENT, "New handoff", with_buttons=CARD_BUTTONS)
     first.wait_message(REQUESTER, "You handed off")
     first.wait_outbox_idle()
     assert first.app.kill() == -9

@@ -15,6 +15,7 @@ from handoff_bot.db import Database
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.e2e.conftest import (
+    CARD_BUTTONS,
     E2E,
     RECIPIENT,
     REQUESTER,
@@ -84,7 +85,7 @@ def test_a_view_submission_over_socket_mode_creates_a_handoff_and_the_card_arriv
     assert socket_e2e.handoff().state is HandoffState.SENT
 
     card = socket_e2e.wait_message(RECIPIENT, "New handoff",
-                                   with_buttons=[ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK])
+                                   with_buttons=CARD_BUTTONS)
     socket_e2e.wait_message(REQUESTER, "You handed off")
 
     assert socket_e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card).status == 200

@@ -28,7 +28,7 @@ from handoff_bot.clock import FakeClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
 from handoff_bot.handoffs import service as handoffs
-from handoff_bot.handoffs.models import Handoff, HandoffEvent, HandoffState, Question, QuestionKind
+from handoff_bot.handoffs.models import Handoff, HandoffEvent, HandoffState, ProposalKind, Question, QuestionKind
 from handoff_bot.i18n import translator
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
 from handoff_bot.people import KnownProfiles
@@ -74,10 +74,11 @@ class Staged:
     id: int
     rounds: int = 0
     question: int | None = None
+    proposal: int = 0
 
     def values(self) -> dict[str, str]:
-        """What `$h`, `$q`, `$r` stand for in button values and metadata."""
-        return {"h": str(self.id), "q": str(self.question or 0), "r": str(self.rounds)}
+        """What `$h`, `$q`, `$r`, `$p` stand for in button values and metadata."""
+        return {"h": str(self.id), "q": str(self.question or 0), "r": str(self.rounds), "p": str(self.proposal)}
 
 
 @dataclass
@@ -101,7 +102,7 @@ class World:
 
     def stage(self, state: str, *, reuse: bool = False, post: bool = False) -> Staged:
         """A new handoff in `state` (`intake`, `sent`, `restated`, `clarifying`, `question`, `answered`,
-        `confirmed`, `done`, `rated`, `cancelled`).
+        `confirmed`, `done`, `rated`, `cancelled`, `negotiating`: the recipient proposed a change).
 
         Its notices are posted to Slack with `post=True`; otherwise they are marked sent unposted (the
         tests click with payloads of their own, and delivering costs a few commits per notice). With
@@ -140,6 +141,9 @@ class World:
             run(lambda s: handoffs.rate(s, h, REQUESTER, 4, "", now))
         if state == "cancelled":
             run(lambda s: handoffs.cancel(s, h, REQUESTER, now))
+        if state == "negotiating":
+            terms = handoffs.Terms(ProposalKind.CHANGE, "Two people out", scope="Half the regions")
+            staged.proposal = run(lambda s: handoffs.propose(s, h, RECIPIENT, terms, now, directory=profiles).number)
         if post:
             self.settle()
         else:
@@ -248,6 +252,12 @@ class World:
                 return modals.rate(tr, h)
             if callback is CallbackId.REASSIGN:
                 return modals.reassign(tr, h)
+            latest = handoffs.latest_proposal(session, h.id)
+            if callback is CallbackId.PROPOSE:
+                return modals.propose(tr, h, latest)
+            if callback is CallbackId.COUNTER:
+                assert latest is not None
+                return modals.counter(tr, h, latest)
         raise AssertionError(callback)
 
 
@@ -322,6 +332,7 @@ ONLY_REQUESTER = f"Only <@{REQUESTER}>, who asked for this handoff, can do that.
 ONLY_RECIPIENT = f"Only <@{RECIPIENT}>, who is handling this handoff, can do that."
 ONLY_MANAGERS = "Only managers of Finance can do that."
 ONLY_MEMBERS = "Only members of Finance can claim this handoff."
+ONLY_SIDES = f"Only <@{REQUESTER}> and <@{RECIPIENT}> can do that."
 
 
 @dataclass(frozen=True)
@@ -357,6 +368,11 @@ RULES = [
     Rule(ActionId.CANCEL, "sent", frozenset({"requester"}), ONLY_REQUESTER),
     Rule(ActionId.NUDGE, "sent", frozenset({"manager"}), ONLY_MANAGERS),
     Rule(ActionId.REASSIGN, "sent", frozenset({"manager"}), ONLY_MANAGERS, modal=CallbackId.REASSIGN),
+    Rule(ActionId.PROPOSE, "sent", frozenset({"recipient"}), ONLY_RECIPIENT, modal=CallbackId.PROPOSE),
+    Rule(ActionId.COUNTER, "negotiating", frozenset({"requester"}), ONLY_REQUESTER, value="$h:$p",
+         modal=CallbackId.COUNTER),
+    Rule(ActionId.AGREE, "negotiating", frozenset({"requester"}), ONLY_SIDES, value="$h:$p",
+         refusals={"recipient": f"You made the latest proposal; it is up to <@{REQUESTER}> to answer it."}),
 ]
 
 
@@ -420,6 +436,8 @@ def assert_allowed_click(world: World, rule: Rule, role: str, staged: Staged) ->
         assert after.state is HandoffState.DONE
     elif rule.action is ActionId.CANCEL:
         assert after.state is HandoffState.CANCELLED
+    elif rule.action is ActionId.AGREE:
+        assert (after.state, after.negotiation_turn) == (HandoffState.SENT, None)  # back where it was
     elif rule.action is ActionId.NUDGE:
         assert after.state is HandoffState.SENT
         assert world.events(h) == [*before_events, "nudge"]
@@ -475,6 +493,11 @@ FORM_RULES = [
              {BlockId.RATING: {"value": radio_value("5")}}),
     FormRule(CallbackId.REASSIGN, "sent", "manager", "Only managers of Finance can do that.",
              {BlockId.RECIPIENT: {"value": user_value(MEMBER)}}),
+    FormRule(CallbackId.PROPOSE, "sent", "recipient", "Only @urec, who is handling this handoff, can do that.",
+             {BlockId.PROPOSAL_KIND: {"value": radio_value("decline")},
+              BlockId.REASON: {"value": text_value("Not our work")}}),
+    FormRule(CallbackId.COUNTER, "negotiating", "requester", "Only @ureq, who asked for this handoff, can do that.",
+             {BlockId.SCOPE: {"value": text_value("Three regions")}, BlockId.REASON: {"value": text_value("Audit")}}),
 ]
 
 FORMS = [
@@ -494,6 +517,10 @@ def _form_effect(world: World, rule: FormRule, staged: Staged) -> None:
         assert after.state is HandoffState.RATED and after.rating == 5
     elif rule.callback is CallbackId.REASSIGN:
         assert after.recipient_id == MEMBER
+    elif rule.callback is CallbackId.PROPOSE:
+        assert (after.state, after.negotiation_turn) == (HandoffState.NEGOTIATING, REQUESTER)
+    elif rule.callback is CallbackId.COUNTER:
+        assert (after.state, after.negotiation_turn) == (HandoffState.NEGOTIATING, RECIPIENT)
     else:
         with world.db.transaction() as session:
             questions = session.scalars(select(Question).where(Question.handoff_id == staged.id)).all()

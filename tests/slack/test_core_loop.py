@@ -67,7 +67,7 @@ def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
     bot.deliver()
 
     card = bot.last(RECIPIENT, "New handoff")
-    assert buttons(card) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+    assert buttons(card) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
     card_text = str(card["blocks"])
     assert "Totals per region" in card_text and "Attach receipts" in card_text and "2026-03-06" in card_text
     receipt = bot.last(REQUESTER, "You handed off")
@@ -78,7 +78,7 @@ def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
     review = bot.last(REQUESTER, "restated")
     assert buttons(review) == [ActionId.ACCEPT, ActionId.CLARIFY]
     assert "Add the receipts" in str(review["blocks"])
-    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.ASK]  # nothing to restate while reviewed
+    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.ASK, ActionId.PROPOSE]  # none to restate in review
 
     assert bot.click(REQUESTER, ActionId.CLARIFY, review).status == 200
     clarify_form = bot.wait_view(CallbackId.CLARIFY)
@@ -103,7 +103,7 @@ def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
     assert "You confirmed" in str(bot.last(REQUESTER, "restated")["blocks"])
     confirmed = bot.last(RECIPIENT, "confirmed your understanding")
     assert buttons(confirmed) == [ActionId.MARK_DONE]
-    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.MARK_DONE, ActionId.ASK]
+    assert buttons(bot.last(RECIPIENT, "New handoff")) == [ActionId.MARK_DONE, ActionId.ASK, ActionId.PROPOSE]
 
     assert bot.click(RECIPIENT, ActionId.MARK_DONE, confirmed).status == 200
     bot.deliver()
@@ -167,7 +167,7 @@ def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> N
     assert handoff(bot).recipient_id == MEMBER
     post_now = bot.last(INTAKE, "New handoff for Finance")
     assert buttons(post_now) == [] and f"Claimed by <@{MEMBER}>" in str(post_now["blocks"])
-    assert buttons(bot.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+    assert buttons(bot.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
 
 
 def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:

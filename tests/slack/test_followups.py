@@ -193,7 +193,7 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     fast.deliver()
     assert handoff(fast).recipient_id == MEMBER and handoff(fast).state is HandoffState.SENT
     assert not handoff(fast).escalated
-    assert buttons(fast.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK]
+    assert buttons(fast.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
     assert buttons(fast.last(RECIPIENT, "New handoff")) == []
     # Nor do the nudge and the reminders the former recipient got: the handoff is no longer theirs;
     # nor the escalation: the new recipient has a fresh start.

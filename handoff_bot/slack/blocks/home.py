@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handoff_bot.handoffs.models import Handoff, HandoffState
+from handoff_bot.handoffs.models import Handoff, HandoffState, ProposalKind
 from handoff_bot.handoffs.queries import DepartmentSummary, Home, Timing, Waiting, WaitingItem
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
@@ -26,6 +26,7 @@ from handoff_bot.slack.blocks.common import (
     sections,
     slack_date,
 )
+from handoff_bot.slack.blocks.messages import negotiation_buttons
 from handoff_bot.slack.blocks.replies import help_blocks
 from handoff_bot.slack.ids import ActionId
 
@@ -192,6 +193,15 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
         review = f"{h.id}:{h.rounds}"
         buttons = [button(_("That's right"), ActionId.ACCEPT, review, style="primary"),
                    button(_("Clarify"), ActionId.CLARIFY, review)]
+    elif item.kind is Waiting.NEGOTIATE:
+        p = item.proposal
+        assert p is not None  # a negotiation starts with a proposal
+        if p.kind is ProposalKind.DECLINE:
+            text = _(":no_entry: <@{by}> declines *{title}*.", by=p.proposed_by, title=title)
+        else:
+            text = _(":handshake: <@{by}> proposes other terms for *{title}*:", by=p.proposed_by, title=title)
+        text += "\n" + "\n".join(labels.terms(tr, h, p))
+        buttons = negotiation_buttons(tr, h, p)
     else:
         text = _("<@{recipient}> marked *{title}* done. How well was it handled?", recipient=h.recipient_id,
                  title=title)

@@ -7,10 +7,18 @@ from typing import Any
 
 from handoff_bot.departments.standards import WORKING_HOURS
 from handoff_bot.handoffs.lifecycle import Snapshot
-from handoff_bot.handoffs.models import Handoff, HandoffState, Priority, QuestionKind, Relationship
+from handoff_bot.handoffs.models import (
+    Handoff,
+    HandoffState,
+    Priority,
+    Proposal,
+    ProposalKind,
+    QuestionKind,
+    Relationship,
+)
 from handoff_bot.handoffs.queries import Timing
 from handoff_bot.i18n import N_, Translator
-from handoff_bot.slack.blocks.common import esc, slack_date
+from handoff_bot.slack.blocks.common import cut, esc, quote, slack_date
 
 
 def relation(tr: Translator, value: Relationship) -> str:
@@ -111,7 +119,33 @@ def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
         return _("Closed, rated {rating} out of 5", rating=handoff.rating)
     if state is HandoffState.CANCELLED:
         return _("Cancelled by {requester}", requester=requester)
+    if state is HandoffState.NEGOTIATING:
+        return _("Negotiating other terms; waiting for {person} to answer",
+                 person=f"<@{handoff.negotiation_turn}>" if handoff.negotiation_turn else requester)
+    if state is HandoffState.DECLINED:
+        return _("Declined by {recipient}", recipient=recipient)
     return state.value
+
+
+def terms(tr: Translator, handoff: Handoff, proposal: Proposal) -> list[str]:
+    """What a proposal asks for and why, as mrkdwn lines (each part of the user's text cut to fit a block)."""
+    _ = tr.gettext
+    if proposal.kind is ProposalKind.DECLINE:
+        lines = [_("*Declines the handoff.*")]
+    else:
+        lines = []
+        if proposal.due_date is not None:
+            was = handoff.due_date.isoformat() if handoff.due_date else _("no due date")
+            if proposal.outcome is not None and handoff.due_date == proposal.due_date:
+                lines.append(_("*Due date:* {date}", date=proposal.due_date.isoformat()))
+            else:
+                lines.append(_("*Due date:* {date} (now {was})", date=proposal.due_date.isoformat(), was=was))
+        if proposal.scope:
+            lines.append(_("*What would change:*") + "\n" + quote(cut(proposal.scope, 1200)))
+        if not lines:
+            lines.append(_("*Keeps the terms as they are.*"))
+    lines.append(_("*Why:*") + "\n" + quote(cut(proposal.reason, 1200)))
+    return lines
 
 
 def stars(rating: int) -> str:

@@ -8,13 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from handoff_bot.handoffs.models import Handoff, HandoffState, Question, UnderstandingRound, Verdict
+from handoff_bot.handoffs.models import (
+    Handoff,
+    HandoffState,
+    Outcome,
+    Proposal,
+    ProposalKind,
+    Question,
+    UnderstandingRound,
+    Verdict,
+)
 from handoff_bot.i18n import Translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.slack.blocks import labels
-from handoff_bot.slack.blocks.common import Block, actions, button, context, cut, esc, quote, section, sections
+from handoff_bot.slack.blocks.common import (
+    Block,
+    actions,
+    button,
+    context,
+    cut,
+    esc,
+    quote,
+    section,
+    sections,
+    slack_date,
+)
 from handoff_bot.slack.ids import ActionId, BlockId
 
 S = HandoffState
@@ -33,6 +54,7 @@ class Facts:
     handoff: Handoff
     rounds: Sequence[UnderstandingRound] = ()
     questions: Sequence[Question] = ()
+    proposals: Sequence[Proposal] = ()
     params: dict[str, Any] = field(default_factory=dict)
     target: str = ""  # whom the message is for (a user or channel id)
 
@@ -41,6 +63,14 @@ class Facts:
 
     def question(self, question_id: int) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)
+
+    def proposal(self, number: int) -> Proposal | None:
+        return next((p for p in self.proposals if p.number == number), None)
+
+    def agreed_scope(self) -> str | None:
+        """The change of scope the two sides last agreed on, if any."""
+        agreed = [p for p in self.proposals if p.outcome is Outcome.ACCEPTED and p.kind is ProposalKind.CHANGE]
+        return next((p.scope for p in reversed(agreed) if p.scope), None)
 
 
 def _status(tr: Translator, h: Handoff) -> Block:
@@ -65,6 +95,8 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         *sections(_("*Key points*") + "\n" + "\n".join(f"{p.position}. {esc(p.text)}" for p in h.key_points)),
     ]
+    if scope := facts.agreed_scope():
+        blocks += sections(_("*Change of scope agreed*") + "\n" + quote(scope))
     if with_questions and facts.questions:
         lines = []
         for q in facts.questions[-5:]:
@@ -101,6 +133,7 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
         buttons.append(button(_("Mark done"), ActionId.MARK_DONE, value, style="primary"))
     if h.state in (S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED):
         buttons.append(button(_("Ask a question"), ActionId.ASK, value))
+        buttons.append(button(_("Propose a change / decline"), ActionId.PROPOSE, value))
     if buttons:
         blocks.append(actions(BlockId.ACTIONS, *buttons))
     return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
@@ -302,6 +335,96 @@ def undelivered(tr: Translator, facts: Facts) -> Message:
     return Message(_("Could not deliver {title}", title=esc(h.title)), [section(text)])
 
 
+def proposal(tr: Translator, facts: Facts) -> Message:
+    """To one side: the other's proposal (a change, a decline, a counter), with *Accept* and a way to answer
+    while it waits on them."""
+    _ = tr.gettext
+    h = facts.handoff
+    number = int(facts.params["proposal"])
+    p = facts.proposal(number)
+    assert p is not None
+    by, title = p.proposed_by, esc(h.title)
+    if p.kind is ProposalKind.DECLINE:
+        intro = _(":no_entry: <@{by}> declines *{title}*.", by=by, title=title)
+    elif by == h.requester_id:
+        intro = _(":handshake: <@{by}> answers your proposal on *{title}*:", by=by, title=title)
+    else:
+        intro = _(":handshake: <@{by}> proposes a change to *{title}*:", by=by, title=title)
+    blocks: list[Block] = [section(intro), *sections("\n".join(labels.terms(tr, h, p)))]
+    if h.state is S.NEGOTIATING and p.outcome is None and h.negotiation_turn == facts.target:
+        blocks.append(actions(BlockId.ACTIONS, *negotiation_buttons(tr, h, p)))
+    elif p.outcome is Outcome.ACCEPTED:
+        blocks.append(context(_(":white_check_mark: Accepted. Now: {status}", status=labels.status(tr, h))))
+    elif p.outcome is Outcome.COUNTERED:
+        blocks.append(context(_("Answered with another proposal. Now: {status}", status=labels.status(tr, h))))
+    else:
+        blocks.append(_status(tr, h))
+    text = _("<@{by}> declines {title}", by=by, title=title) if p.kind is ProposalKind.DECLINE else _(
+        "<@{by}> proposes other terms for {title}", by=by, title=title)
+    return Message(text, blocks)
+
+
+def negotiation_buttons(tr: Translator, h: Handoff, p: Proposal) -> list[dict[str, Any]]:
+    """What the side a proposal waits on can do: accept it, or answer it (the requester counters, the
+    recipient proposes again)."""
+    _ = tr.gettext
+    value = f"{h.id}:{p.number}"
+    if p.kind is ProposalKind.DECLINE:
+        confirm = {
+            "title": {"type": "plain_text", "text": _("Accept the decline?")},
+            "text": {"type": "mrkdwn", "text": _("The handoff is closed as declined.")},
+            "confirm": {"type": "plain_text", "text": _("Accept the decline")},
+            "deny": {"type": "plain_text", "text": _("Not yet")},
+        }
+        return [button(_("Accept the decline"), ActionId.AGREE, value, confirm=confirm),
+                button(_("Counter"), ActionId.COUNTER, value, style="primary")]
+    accept = button(_("Accept"), ActionId.AGREE, value, style="primary")
+    if p.proposed_by == h.recipient_id:
+        return [accept, button(_("Counter"), ActionId.COUNTER, value)]
+    return [accept, button(_("Propose a change / decline"), ActionId.PROPOSE, str(h.id))]
+
+
+def agreed(tr: Translator, facts: Facts) -> Message:
+    """To a proposal's author: the other side accepted it."""
+    _ = tr.gettext
+    h = facts.handoff
+    p = facts.proposal(int(facts.params["proposal"]))
+    assert p is not None
+    other = h.recipient_id if p.proposed_by == h.requester_id else h.requester_id
+    title = esc(h.title)
+    if p.kind is ProposalKind.DECLINE:
+        text = _(":white_check_mark: <@{other}> accepted that you decline *{title}*; it is closed.", other=other,
+                 title=title)
+    else:
+        text = _(":white_check_mark: <@{other}> accepted your proposal on *{title}*.", other=other, title=title)
+    blocks: list[Block] = [section(text), *sections("\n".join(labels.terms(tr, h, p))), _status(tr, h)]
+    return Message(_("<@{other}> accepted your proposal on {title}", other=other, title=title), blocks)
+
+
+def stalled(tr: Translator, facts: Facts) -> Message:
+    """To the managers of both sides: a negotiation not settled within the time to confirm, with each
+    side's latest position."""
+    _ = tr.gettext
+    h = facts.handoff
+    from_part = esc(h.from_department.name) if h.from_department else _("no department")
+    since = datetime.fromisoformat(facts.params["since"])  # when the negotiation began
+    blocks: list[Block] = [section(_(
+        ":warning: <@{recipient}> ({to}) and <@{requester}> ({source}) have not agreed on the terms of *{title}* "
+        "since {when}. Their positions:", recipient=h.recipient_id, to=esc(h.to_department.name),
+        requester=h.requester_id, source=from_part, title=esc(h.title), when=slack_date(since)))]
+    for side in (h.recipient_id, h.requester_id):
+        latest = next((p for p in reversed(facts.proposals) if p.proposed_by == side and p.proposed_at >= since), None)
+        if latest is not None:
+            lines = [f"*<@{side}>*", *labels.terms(tr, h, latest)]
+        else:
+            due = h.due_date.isoformat() if h.due_date else _("no due date")
+            lines = [f"*<@{side}>*", _("Has not answered yet; asked for the work as sent (due {due}).",
+                                                         due=due)]
+        blocks += sections("\n".join(lines))
+    blocks.append(_status(tr, h))
+    return Message(_("Negotiation on {title} has stalled", title=esc(h.title)), blocks)
+
+
 RENDERERS = {
     NoticeKind.RECIPIENT_CARD: recipient_card,
     NoticeKind.INTAKE_POST: intake_post,
@@ -316,6 +439,9 @@ RENDERERS = {
     NoticeKind.CANCELLED: cancelled,
     NoticeKind.UNDELIVERED: undelivered,
     NoticeKind.REASSIGNED: reassigned,
+    NoticeKind.PROPOSAL: proposal,
+    NoticeKind.AGREED: agreed,
+    NoticeKind.STALLED: stalled,
 }
 
 

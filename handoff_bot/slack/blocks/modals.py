@@ -1,4 +1,4 @@
-"""The modals: new handoff, restate, clarify, ask, answer and rate."""
+"""The modals: new handoff, restate, clarify, ask, answer, rate, reassign, propose and counter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from handoff_bot.departments.models import Department
-from handoff_bot.handoffs.models import Handoff, Priority, Question, QuestionKind, Relationship
+from handoff_bot.handoffs.models import Handoff, Priority, Proposal, ProposalKind, Question, QuestionKind, Relationship
 from handoff_bot.handoffs.service import DETAILS_MAX, KEY_POINT_MAX, TITLE_MAX
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
@@ -170,3 +170,55 @@ def reassign(tr: Translator, handoff: Handoff) -> dict[str, Any]:
     ]
     return modal(CallbackId.REASSIGN, _("Reassign"), blocks, submit=_("Reassign"), close=_("Cancel"),
                  metadata=metadata(h=handoff.id))
+
+
+def propose(tr: Translator, handoff: Handoff, latest: Proposal | None) -> dict[str, Any]:
+    """The recipient proposes other terms or declines; `latest`: the handoff's latest proposal, shown when it
+    is the requester's counter-proposal they answer."""
+    _ = tr.gettext
+    blocks: list[Block] = [section(_(
+        "*{title}* from <@{requester}>. Propose other terms (another due date, a smaller scope) or decline, "
+        "and say why. <@{requester}> accepts or answers with terms of their own.",
+        title=esc(handoff.title), requester=handoff.requester_id))]
+    if latest is not None and latest.outcome is None and latest.proposed_by == handoff.requester_id:
+        blocks.append(section(_("*<@{requester}> proposed:*", requester=handoff.requester_id) + "\n"
+                              + _terms(tr, handoff, latest)))
+    kinds = [option(_("Propose a change"), ProposalKind.CHANGE.value, _("Another due date, a smaller scope")),
+             option(_("Decline"), ProposalKind.DECLINE.value, _("You will not take this on"))]
+    blocks += [
+        input_block(BlockId.PROPOSAL_KIND, _("What do you propose?"), _radio(kinds, ProposalKind.CHANGE.value)),
+        *_terms_inputs(tr, handoff),
+    ]
+    return modal(CallbackId.PROPOSE, _("Propose a change"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id, p=latest.number if latest else 0))
+
+
+def counter(tr: Translator, handoff: Handoff, latest: Proposal) -> dict[str, Any]:
+    """The requester answers the recipient's proposal with terms of their own."""
+    _ = tr.gettext
+    blocks: list[Block] = [
+        section(_("*<@{recipient}> proposed:*", recipient=handoff.recipient_id) + "\n" + _terms(tr, handoff, latest)),
+        section(_("Answer with the terms you can accept: another due date, what would change, or the original "
+                  "terms and why they matter.")),
+        *_terms_inputs(tr, handoff),
+    ]
+    return modal(CallbackId.COUNTER, _("Counter-proposal"), blocks, submit=_("Send"), close=_("Cancel"),
+                 metadata=metadata(h=handoff.id, p=latest.number))
+
+
+def _terms_inputs(tr: Translator, handoff: Handoff) -> list[Block]:
+    _ = tr.gettext
+    current = handoff.due_date.isoformat() if handoff.due_date else _("no due date")
+    return [
+        input_block(BlockId.NEW_DUE_DATE, _("New due date"), {"type": "datepicker", "action_id": ActionId.INPUT},
+                    optional=True, hint=_("Leave empty to keep the due date as it is ({date}).", date=current)),
+        input_block(BlockId.SCOPE, _("What would change"), text_input(
+            multiline=True, max_length=DETAILS_MAX, placeholder=_("e.g. only the EU regions now, the rest later")),
+            optional=True),
+        input_block(BlockId.REASON, _("Why"), text_input(multiline=True, max_length=DETAILS_MAX)),
+    ]
+
+
+def _terms(tr: Translator, handoff: Handoff, proposal: Proposal) -> str:
+    """A proposal's terms as mrkdwn lines: what it asks for and why."""
+    return "\n".join(labels.terms(tr, handoff, proposal))

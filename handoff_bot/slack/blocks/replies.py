@@ -30,6 +30,11 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
         return _("Only members of {department} can claim this handoff.", department=esc(h.department_name))
     if kind is Refusal.ALREADY_NUDGED:
         return _("This handoff was nudged less than an hour ago; give it a little time.")
+    if kind is Refusal.NOT_PARTY:
+        return _("Only <@{requester}> and <@{recipient}> can do that.", requester=h.requester_id,
+                 recipient=h.recipient_id)
+    if kind is Refusal.NOT_YOUR_TURN:
+        return _("You made the latest proposal; it is up to <@{person}> to answer it.", person=h.negotiation_turn)
     if kind is Refusal.NOT_MANAGER:
         return _("Only managers of {department} can do that.", department=esc(h.department_name))
     if kind is Refusal.OWN_HANDOFF:
@@ -71,6 +76,9 @@ def field_error(tr: Translator, error: FieldError) -> str:
         "no_intake": lambda: _("{department} has no intake channel, so please pick a person.",
                                department=department),
         "past": lambda: _("The due date is in the past."),
+        "invalid_date": lambda: _("This is not a date; pick one from the calendar."),
+        "change_needed": lambda: _("Say what would change: a new due date, the scope, or both. To refuse the "
+                                   "work, choose Decline."),
         "not_yours": lambda: _("You are not in this department."),
         "stale_form": lambda: _("This form is out of date; close it and open it again."),
         "duplicate": lambda: _("You already asked this; the answer will come in your messages."),
@@ -101,7 +109,8 @@ def help_blocks(tr: Translator) -> list[Block]:
             "morning.")),
         context(_(
             "The recipient restates the key points in their own words; you accept or clarify until you "
-            "agree. Then they do the work, mark it done, and you rate it.")),
+            "agree. If the terms do not work for them, they propose a change or decline, and you accept or "
+            "counter. Then they do the work, mark it done, and you rate it.")),
     ]
 
 

@@ -92,6 +92,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     on(ActionId.MARK_DONE, 1, lambda s, ids, user: handoffs.mark_done(s, ids[0], user, now()))
     on(ActionId.CANCEL, 1, lambda s, ids, user: handoffs.cancel(s, ids[0], user, now()))
     on(ActionId.NUDGE, 1, lambda s, ids, user: handoffs.nudge(s, ids[0], user, now()))
+    on(ActionId.AGREE, 2, lambda s, ids, user: handoffs.agree(s, ids[0], ids[1], user, now()))
 
     def restate_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
         handoff = handoffs.may(session, ids[0], Action.RESTATE, user)
@@ -123,6 +124,19 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def reassign_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
         return modals.reassign(tr, handoffs.may(session, ids[0], Action.REASSIGN, user))
 
+    def propose_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
+        handoff = handoffs.may(session, ids[0], Action.PROPOSE, user)
+        return modals.propose(tr, handoff, handoffs.latest_proposal(session, handoff.id))
+
+    def counter_form(session: Session, ids: list[int], user: str, tr: Translator) -> dict[str, Any]:
+        handoff = handoffs.may(session, ids[0], Action.COUNTER, user)
+        latest = handoffs.latest_proposal(session, handoff.id)
+        if latest is None or latest.number != ids[1]:
+            raise ActionRefused(Refusal.STALE, handoff)
+        return modals.counter(tr, handoff, latest)
+
+    modal_on(ActionId.PROPOSE, 1, propose_form)
+    modal_on(ActionId.COUNTER, 2, counter_form)
     modal_on(ActionId.REASSIGN, 1, reassign_form)
     modal_on(ActionId.CONFIRM_UNDERSTANDING, 1, restate_form)
     modal_on(ActionId.CLARIFY, 2, clarify_form)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.lifecycle import ActionRefused
-from handoff_bot.handoffs.models import Priority, QuestionKind, Relationship
-from handoff_bot.handoffs.service import Draft, FieldError, InvalidInput
+from handoff_bot.handoffs.models import Priority, ProposalKind, QuestionKind, Relationship
+from handoff_bot.handoffs.service import Draft, FieldError, InvalidInput, Terms
 from handoff_bot.i18n import translator
 from handoff_bot.people import KnownProfiles
 from handoff_bot.slack.blocks import replies
@@ -176,7 +176,23 @@ def register(app: App, ctx: SlackContext) -> None:
         handoffs.reassign(session, handoff_id, user_id, form.user(BlockId.RECIPIENT), ctx.clock.now(),
                           directory=form.profiles)
 
+    def offer(session: Session, form: Form, user_id: str, *, answering: bool) -> None:
+        """The recipient's proposal (or decline), or the requester's counter-proposal (`answering`)."""
+        handoff_id, seen = form.number("h"), form.number("p")
+        if handoff_id is None or seen is None:
+            raise InvalidInput([FieldError("reason", "stale_form")])
+        due = form.date(BlockId.NEW_DUE_DATE)
+        if due == "invalid":
+            raise InvalidInput([FieldError("new_due_date", "invalid_date")])
+        terms = Terms(_enum(ProposalKind, form.choice(BlockId.PROPOSAL_KIND), ProposalKind.CHANGE),
+                      form.text(BlockId.REASON), due if isinstance(due, date) else None, form.text(BlockId.SCOPE),
+                      form.view_id)
+        make = handoffs.counter if answering else handoffs.propose
+        make(session, handoff_id, user_id, terms, ctx.clock.now(), directory=form.profiles, seen=seen)
+
     on(CallbackId.NEW, new_handoff)
+    on(CallbackId.PROPOSE, lambda session, form, user_id: offer(session, form, user_id, answering=False))
+    on(CallbackId.COUNTER, lambda session, form, user_id: offer(session, form, user_id, answering=True))
     on(CallbackId.REASSIGN, reassign)
     on(CallbackId.RESTATE, restate)
     on(CallbackId.CLARIFY, clarify)

@@ -1,0 +1,278 @@
+"""Negotiation through Slack's wire format: the recipient proposes other terms or declines, the
+requester accepts or counters, and a negotiation left unsettled reaches the managers of both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from handoff_bot.departments.models import DepartmentPerson, MemberRole
+from handoff_bot.handoffs.models import HandoffEvent, HandoffState, Proposal
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.slack.conftest import MANAGER, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
+from tests.slack.test_followups import set_standard, tick
+from tests.slack.test_home import buttons as home_buttons
+from tests.slack.test_home import click as home_click
+from tests.slack.test_home import open_home, texts
+from tests.slack_requests import date_value, radio_value, text_value
+
+SALES_MANAGER = "USMGR"
+CARD, RECEIPT = "New handoff", "You handed off"
+
+
+def send(bot: Bot, **fields: Any) -> dict[str, Any]:
+    """A handoff from the requester to the recipient, delivered; returns the recipient's card."""
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT, **fields).text == ""
+    bot.deliver()
+    return bot.last(RECIPIENT, CARD)
+
+
+def terms(kind: str | None = None, due: str | None = None, scope: str = "", reason: str = "") -> dict[str, Any]:
+    values: dict[str, Any] = {BlockId.NEW_DUE_DATE: {"value": date_value(due)},
+                              BlockId.SCOPE: {"value": text_value(scope)},
+                              BlockId.REASON: {"value": text_value(reason)}}
+    if kind is not None:
+        values[BlockId.PROPOSAL_KIND] = {"value": radio_value(kind)}
+    return values
+
+
+def offer(bot: Bot, user: str, message: dict[str, Any], action: ActionId, values: dict[str, Any]) -> Any:
+    """Click *Propose a change / decline* (or *Counter*) on `message` and send the form it opens."""
+    callback = CallbackId.PROPOSE if action is ActionId.PROPOSE else CallbackId.COUNTER
+    opened = len([c for c in bot.standin.calls_to("views.open") if c.params["view"]["callback_id"] == callback])
+    assert bot.click(user, action, message).status == 200
+    form = bot.wait_view(callback, count=opened + 1)
+    reply = bot.slack.view_submission(user, form, values)
+    bot.deliver()
+    return reply
+
+
+def replay(bot: Bot, user: str, action: ActionId, value: str, message: dict[str, Any]) -> None:
+    """A click on a button `message` no longer shows (as a second tab or a replayed request sends it)."""
+    reply = bot.slack.block_action(user, action, value, channel_id=message["channel"], message_ts=message["ts"])
+    assert reply.status == 200
+
+
+def proposals(bot: Bot) -> list[Proposal]:
+    with bot.runtime.db.transaction() as session:
+        found = list(session.scalars(select(Proposal).order_by(Proposal.id)))
+        session.expunge_all()
+        return found
+
+
+def test_a_new_due_date_proposed_and_accepted_puts_the_handoff_back_where_it_was(bot: Bot) -> None:
+    card = send(bot, due="2026-03-04")
+    assert buttons(card) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
+
+    reply = offer(bot, RECIPIENT, card, ActionId.PROPOSE,
+                  terms("change", due="2026-03-11", reason="Month-end close takes this week"))
+    assert reply.status == 200 and reply.text == ""
+    assert handoff(bot).state is HandoffState.NEGOTIATING
+    assert buttons(bot.now(card)) == []  # nothing to confirm while the terms are open
+    assert "waiting for <@UREQ> to answer" in str(bot.now(card)["blocks"])
+    proposal = bot.last(REQUESTER, "proposes other terms")
+    assert buttons(proposal) == [ActionId.AGREE, ActionId.COUNTER]
+    shown = str(proposal["blocks"])
+    assert "2026-03-11 (now 2026-03-04)" in shown and "Month-end close takes this week" in shown
+
+    assert bot.click(REQUESTER, ActionId.AGREE, proposal).status == 200
+    bot.deliver()
+    after = handoff(bot)
+    assert (after.state, after.due_date) == (HandoffState.SENT, date(2026, 3, 11))
+    assert after.negotiation_turn is None
+    assert buttons(bot.now(proposal)) == [] and "Accepted" in str(bot.now(proposal)["blocks"])
+    assert buttons(bot.now(card)) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
+    assert "2026-03-11" in str(bot.now(card)["blocks"])
+    assert "2026-03-11" in str(bot.last(REQUESTER, RECEIPT)["blocks"])
+    assert "accepted your proposal" in bot.last(RECIPIENT, "accepted your proposal")["text"]
+    with bot.runtime.db.transaction() as session:
+        actions = list(session.scalars(select(HandoffEvent.action).order_by(HandoffEvent.id)))
+    assert actions == ["create", "propose", "agree"]
+
+
+def test_a_decline_countered_with_a_smaller_scope_and_accepted(bot: Bot) -> None:
+    card = send(bot)
+    restate(bot, card, ["Totals by region", "With receipts"], count=1)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CONFIRMED
+
+    reply = offer(bot, RECIPIENT, bot.now(card), ActionId.PROPOSE,
+                  terms("decline", due="2026-03-20", scope="ignored", reason="We have no one free this month"))
+    assert reply.text == ""
+    decline = bot.last(REQUESTER, "declines")
+    assert buttons(decline) == [ActionId.AGREE, ActionId.COUNTER]
+    assert "We have no one free" in str(decline["blocks"]) and "ignored" not in str(decline["blocks"])
+    assert proposals(bot)[0].due_date is None  # a decline proposes no terms
+
+    reply = offer(bot, REQUESTER, decline, ActionId.COUNTER,
+                  terms(scope="Only the EU regions", reason="The board needs at least the EU figures"))
+    assert reply.text == ""
+    assert buttons(bot.now(decline)) == []
+    assert "Answered with another proposal" in str(bot.now(decline)["blocks"])
+    answer = bot.last(RECIPIENT, "proposes other terms")
+    assert buttons(answer) == [ActionId.AGREE, ActionId.PROPOSE]
+    assert "Only the EU regions" in str(answer["blocks"])
+
+    assert bot.click(RECIPIENT, ActionId.AGREE, answer).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CONFIRMED  # back to the work, on the new terms
+    assert buttons(bot.now(card)) == [ActionId.MARK_DONE, ActionId.ASK, ActionId.PROPOSE]
+    assert "Change of scope agreed" in str(bot.now(card)["blocks"])
+    assert "Only the EU regions" in str(bot.now(card)["blocks"])
+    assert bot.last(REQUESTER, "accepted your proposal")
+    assert [(p.proposed_by, p.outcome) for p in proposals(bot)] == [(RECIPIENT, "countered"), (REQUESTER, "accepted")]
+
+
+def test_an_accepted_decline_closes_the_handoff(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("decline", reason="Not our department's work"))
+    decline = bot.last(REQUESTER, "declines")
+    confirm = next(e for b in decline["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == ActionId.AGREE)["confirm"]
+    assert "closed as declined" in str(confirm)
+
+    assert bot.click(REQUESTER, ActionId.AGREE, decline).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.DECLINED
+    assert buttons(bot.now(card)) == [] and "Declined by <@UREC>" in str(bot.now(card)["blocks"])
+    assert buttons(bot.last(REQUESTER, RECEIPT)) == []  # nothing left to cancel
+    assert "it is closed" in str(bot.last(RECIPIENT, "accepted your proposal")["blocks"])
+    # Finished: a click replayed from the card's old buttons changes nothing and says why.
+    replay(bot, RECIPIENT, ActionId.PROPOSE, str(handoff(bot).id), card)
+    assert any("Declined by" in text for text in bot.ephemerals(RECIPIENT))
+
+
+@pytest.mark.parametrize(("values", "field", "message"), [
+    (terms("change", reason="Busy"), BlockId.SCOPE, "Say what would change"),
+    (terms("change", due="2026-03-20"), BlockId.REASON, "Please fill this in."),
+    (terms("change", due="2026-02-20", reason="Busy"), BlockId.NEW_DUE_DATE, "The due date is in the past."),
+    (terms("decline", reason="x" * 3001), BlockId.REASON, "Too long: 3001 characters"),
+    (terms("change", due="2026-02-31", reason="Busy"), BlockId.NEW_DUE_DATE, "This is not a date"),
+])
+def test_a_proposal_form_with_a_mistake_is_answered_on_its_field_and_changes_nothing(
+        bot: Bot, values: dict[str, Any], field: str, message: str) -> None:
+    card = send(bot)
+    reply = offer(bot, RECIPIENT, card, ActionId.PROPOSE, values)
+    assert reply.status == 200 and reply.json["response_action"] == "errors"
+    assert list(reply.json["errors"]) == [field] and message in reply.json["errors"][field]
+    assert handoff(bot).state is HandoffState.SENT and proposals(bot) == []
+
+
+def test_the_sides_take_turns_and_an_old_proposal_cannot_be_accepted(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-13", reason="Busy"))
+    first = bot.last(REQUESTER, "proposes other terms")
+    # The recipient cannot answer their own proposal, nor propose again before the requester answers.
+    replay(bot, RECIPIENT, ActionId.PROPOSE, str(handoff(bot).id), card)
+    assert bot.ephemerals(RECIPIENT)[-1] == "You made the latest proposal; it is up to <@UREQ> to answer it."
+    assert bot.slack.click(OUTSIDER, ActionId.AGREE, channel=first["channel"], ts=first["ts"]).status == 200
+    assert bot.ephemerals(OUTSIDER)[-1] == "Only <@UREQ> and <@UREC> can do that."
+
+    offer(bot, REQUESTER, first, ActionId.COUNTER, terms(due="2026-03-09", reason="The 9th is the latest"))
+    second = bot.last(RECIPIENT, "proposes other terms")
+    offer(bot, RECIPIENT, second, ActionId.PROPOSE, terms("change", due="2026-03-10", reason="The 10th, then"))
+    # The requester's first proposal message was answered already: its buttons are gone, and a replayed
+    # click on it is refused rather than accepting terms that were replaced.
+    assert buttons(bot.now(first)) == []
+    replay(bot, REQUESTER, ActionId.AGREE, f"{handoff(bot).id}:1", first)
+    assert "already answered or replaced" in bot.ephemerals(REQUESTER)[-1]
+    third = bot.last(REQUESTER, "proposes other terms")
+    assert bot.click(REQUESTER, ActionId.AGREE, third).status == 200
+    bot.deliver()
+    assert handoff(bot).due_date == date(2026, 3, 10) and handoff(bot).state is HandoffState.SENT
+    assert len(proposals(bot)) == 3
+
+
+def test_the_same_proposal_form_sent_twice_records_one_proposal(bot: Bot) -> None:
+    card = send(bot)
+    assert bot.click(RECIPIENT, ActionId.PROPOSE, card).status == 200
+    form = bot.wait_view(CallbackId.PROPOSE)
+    values = terms("change", due="2026-03-13", reason="Busy")
+    first = bot.slack.view_submission(RECIPIENT, form, values)
+    again = bot.slack.view_submission(RECIPIENT, form, values)
+    assert (first.status, first.text, again.status, again.text) == (200, "", 200, "")
+    bot.deliver()
+    assert len(proposals(bot)) == 1
+    assert len([m for m in bot.posts(REQUESTER) if "proposes other terms" in m["text"]]) == 1
+
+
+@pytest.fixture
+def both_managed(make_bot: Callable[..., Bot]) -> Bot:
+    """Sales has a manager too; Finance answers around the clock and must confirm within an hour."""
+    bot = make_bot()
+    bot.standin.add_user(SALES_MANAGER, tz="Europe/London")
+    with bot.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=bot.sales, user_id=SALES_MANAGER, role=MemberRole.MANAGER))
+    set_standard(bot, confirm_within_s=3600, remind_every_s=3600, working_hours="always")
+    return bot
+
+
+def test_a_stalled_negotiation_goes_once_to_the_managers_of_both_sides_with_each_position(both_managed: Bot) -> None:
+    bot = both_managed
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", scope="Half the regions", reason="Two people out"))
+    assert tick(bot, timedelta(minutes=30)) == 0
+    offer(bot, REQUESTER, bot.last(REQUESTER, "proposes other terms"), ActionId.COUNTER,
+          terms(reason="All regions are needed for the audit"))
+    assert tick(bot, timedelta(minutes=29)) == 0
+    assert tick(bot, timedelta(minutes=1)) == 1  # an hour after the negotiation began
+
+    for manager in (MANAGER, SALES_MANAGER):
+        stalled = bot.last(manager, "has stalled")
+        shown = str(stalled["blocks"])
+        assert "Half the regions" in shown and "All regions are needed for the audit" in shown
+        assert "waiting for <@UREC> to answer" in shown
+    assert tick(bot, timedelta(days=2)) == 0  # once per negotiation
+    assert len([m for m in bot.posts(MANAGER) if "has stalled" in m["text"]]) == 1
+    # No confirm reminders while the terms are negotiated.
+    assert not [m for m in bot.posts(RECIPIENT) if "waits for you to confirm" in m["text"]]
+
+    assert bot.click(RECIPIENT, ActionId.AGREE, bot.last(RECIPIENT, "proposes other terms")).status == 200
+    bot.deliver()
+    assert "Waiting for <@UREC> to confirm" in str(bot.now(bot.last(MANAGER, "has stalled"))["blocks"])
+    # Settled, the recipient's clock runs again from the agreement.
+    assert tick(bot, timedelta(minutes=59)) == 0
+    assert tick(bot, timedelta(minutes=1)) == 1
+    assert bot.last(RECIPIENT, "waits for you to confirm")
+
+
+def test_a_proposal_waits_on_the_home_tab_of_the_side_that_must_answer_and_is_answered_there(bot: Bot) -> None:
+    card = send(bot, due="2026-03-04")
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-11", reason="Month-end close"))
+    home = open_home(bot, REQUESTER)
+    assert "proposes other terms for *Prepare the Q3 invoice*" in texts(home)
+    assert "Month-end close" in texts(home)
+    h = handoff(bot).id
+    assert home_buttons(home)[:2] == [(ActionId.AGREE, f"{h}:1"), (ActionId.COUNTER, f"{h}:1")]
+    assert ActionId.AGREE not in [a for a, _ in home_buttons(open_home(bot, RECIPIENT))]  # not theirs to answer
+
+    home_click(bot, REQUESTER, ActionId.AGREE, home)
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.SENT and handoff(bot).due_date == date(2026, 3, 11)
+    assert "proposes other terms" not in texts(bot.standin.home(REQUESTER))
+
+
+def test_a_due_date_moved_by_agreement_is_kept_anew(both_managed: Bot) -> None:
+    bot = both_managed
+    card = send(bot, due="2026-03-03")
+    restate(bot, card, ["Totals by region", "With receipts"], count=1)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    bot.deliver()
+    tick(bot, timedelta(hours=30))  # past the end of 3 March in Shanghai
+    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 1
+
+    offer(bot, RECIPIENT, bot.now(card), ActionId.PROPOSE, terms("change", due="2026-03-06", reason="Auditors late"))
+    assert bot.click(REQUESTER, ActionId.AGREE, bot.last(REQUESTER, "proposes other terms")).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CONFIRMED
+    tick(bot, timedelta(days=1))
+    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 1  # not yet late again
+    assert bot.last(RECIPIENT, "is due 2026-03-06")  # the new date is announced the day before
+    tick(bot, timedelta(days=2))
+    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 2
