@@ -8,6 +8,7 @@ expected number below can be checked by hand from the rows.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -506,6 +507,12 @@ def test_the_digest_fits_slack_and_reads_as_text(db: Database, week: dict[str, i
     chinese = blocks.messages(translator("zh-CN"), digest)[0]
     assert check_blocks(chinese.blocks) == []
     assert chinese.text == "2026-W10 周报"
+    # The trend's bars line up in Slack's monospaced block, where a Chinese character takes two columns.
+    trend = next(b["text"]["text"] for b in chinese.blocks if "```" in b.get("text", {}).get("text", ""))
+    rows = trend.split("```")[1].split("\n")
+    bars = re.compile("[▁▂▃▄▅▆▇█·]")
+    columns = {sum(2 if "\u4e00" <= c <= "\u9fff" else 1 for c in row[:bars.search(row).start()]) for row in rows}
+    assert len(rows) == 4 and len(columns) == 1, rows
 
 
 def test_many_departments_are_split_into_messages_of_at_most_50_blocks(db: Database, org: dict[str, int],

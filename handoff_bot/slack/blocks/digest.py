@@ -13,6 +13,7 @@ messages about a handoff are in DMs the manager cannot open anyway.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -216,6 +217,11 @@ def _bottlenecks(tr: Translator, d: DepartmentDigest) -> Part | None:
                 + _fit(lines))
 
 
+def _columns(text: str) -> int:
+    """How many columns `text` takes in a monospaced block: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _trend(tr: Translator, d: DepartmentDigest) -> Part:
     _ = tr.gettext
     weeks = d.trend
@@ -226,8 +232,8 @@ def _trend(tr: Translator, d: DepartmentDigest) -> Part:
         (_("Time to confirm"), spark([f.median_confirm_s for f in weeks]), _duration(tr, weeks[-1].median_confirm_s)),
         (_("Satisfaction"), spark([f.rating_avg for f in weeks]), _average(weeks[-1].rating_avg)),
     ]
-    width = max(len(label) for label, _spark, _last in rows)
-    table = "\n".join(f"{label.ljust(width)}  {bars}  {last}" for label, bars, last in rows)
+    width = max(_columns(label) for label, _spark, _last in rows)
+    table = "\n".join(f"{label}{' ' * (width - _columns(label))}  {bars}  {last}" for label, bars, last in rows)
     return Part("section", tr.ngettext("*Last {n} week*", "*Last {n} weeks*", len(weeks)) + "\n```" + table + "```")
 
 
