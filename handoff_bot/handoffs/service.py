@@ -438,22 +438,24 @@ def mark_done(session: Session, handoff_id: int, actor_id: str, now: datetime) -
     return handoff
 
 
-def rate(session: Session, handoff_id: int, actor_id: str, rating: int, comment: str, now: datetime) -> Handoff:
+def rate(session: Session, handoff_id: int, actor_id: str, rating: int | None, comment: str, now: datetime
+         ) -> Handoff:
     """The requester rates the result 1–5, optionally with a comment; the handoff closes.
 
     Raises:
-        InvalidInput: the rating is not 1–5 or the comment is too long.
+        InvalidInput: no rating (None), a rating not 1–5, or the comment is too long.
     """
     handoff = load(session, handoff_id, for_update=True)
     lifecycle.check(handoff, Action.RATE, actor_id, is_member=_is_member(session, handoff))
     body = clean(comment, multiline=True)
     errors = []
     if rating not in range(1, 6):
-        errors.append(FieldError("rating", "required"))
+        errors.append(FieldError("rating", "required" if rating is None else "not_a_rating"))
     if len(body) > DETAILS_MAX:
         errors.append(FieldError("comment", "too_long", {"limit": DETAILS_MAX, "length": len(body)}))
     if errors:
         raise InvalidInput(errors)
+    assert rating is not None
     lifecycle.apply(session, handoff, Action.RATE, actor_id, now,
                     is_member=_is_member(session, handoff), payload={"rating": rating})
     handoff.rating, handoff.rating_comment, handoff.rated_at = rating, body or None, now

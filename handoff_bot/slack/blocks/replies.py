@@ -77,6 +77,7 @@ def field_error(tr: Translator, error: FieldError) -> str:
                                department=department),
         "past": lambda: _("The due date is in the past."),
         "invalid_date": lambda: _("This is not a date; pick one from the calendar."),
+        "not_a_rating": lambda: _("Pick a rating from 1 to 5."),
         "change_needed": lambda: _("Say what would change: a new due date, the scope, or both. To refuse the "
                                    "work, choose Decline."),
         "not_yours": lambda: _("You are not in this department."),

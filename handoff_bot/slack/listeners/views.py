@@ -110,7 +110,7 @@ def register(app: App, ctx: SlackContext) -> None:
     def new_handoff(session: Session, form: Form, user_id: str) -> None:
         due = form.date(BlockId.DUE_DATE)
         if due == "invalid":
-            raise InvalidInput([FieldError("due_date", "past")])
+            raise InvalidInput([FieldError("due_date", "invalid_date")])
         department_text = form.choice(BlockId.DEPARTMENT)
         department_id = _int(department_text)
         if department_text and department_id is None:
@@ -161,7 +161,8 @@ def register(app: App, ctx: SlackContext) -> None:
         handoff_id = form.number("h")
         if handoff_id is None:
             raise InvalidInput([FieldError("rating", "stale_form")])
-        rating = _int(form.choice(BlockId.RATING)) or 0
+        choice = form.choice(BlockId.RATING)
+        rating = None if choice is None else _int(choice) or 0  # 0: something that is not a rating
         handoffs.rate(session, handoff_id, user_id, rating, form.text(BlockId.COMMENT), ctx.clock.now())
 
     works: dict[str, Callable[[Session, Form, str], Any]] = {}
