@@ -14,6 +14,7 @@ from handoff_bot.db import Base, str_enum
 class FollowupKind(enum.StrEnum):
     CONFIRM_REMINDER = "confirm_reminder"  # the recipient has not confirmed their understanding
     REVIEW_REMINDER = "review_reminder"    # the requester has not reviewed a restatement
+    REVIEW_ESCALATION = "review_escalation"  # review reminders went unheeded: the requester's managers are told
     ESCALATION = "escalation"              # reminders went unheeded: the managers are told
     DUE_SOON = "due_soon"                  # one working day before the deadline
     OVERDUE = "overdue"                    # the deadline passed with the work not done

@@ -44,6 +44,7 @@ class Item(enum.StrEnum):
 
     CONFIRM_REMINDER = "confirm_reminder"
     REVIEW_REMINDER = "review_reminder"
+    REVIEW_ESCALATION = "review_escalation"  # to a manager of the requester's department
     ESCALATION = "escalation"   # to a manager
     ESCALATED = "escalated"     # to the requester
     DUE_SOON = "due_soon"
@@ -58,6 +59,7 @@ class Item(enum.StrEnum):
 APPLIES: dict[Item, frozenset[S]] = {
     Item.CONFIRM_REMINDER: frozenset({S.SENT, S.CLARIFYING}),
     Item.REVIEW_REMINDER: frozenset({S.RESTATED}),
+    Item.REVIEW_ESCALATION: frozenset({S.RESTATED}),
     Item.ESCALATION: OPEN_STATES,
     Item.ESCALATED: OPEN_STATES,
     Item.DUE_SOON: OPEN_STATES,
@@ -188,11 +190,16 @@ def _desired(
         rnd = session.scalar(select(UnderstandingRound).where(
             UnderstandingRound.handoff_id == handoff.id, UnderstandingRound.number == handoff.rounds))
         restated_at = rnd.restated_at if rnd else now
-        last = session.scalar(select(func.max(Followup.fired_at)).where(
+        count, last = session.execute(select(func.count(), func.max(Followup.fired_at)).where(
             Followup.handoff_id == handoff.id, Followup.kind == K.REVIEW_REMINDER,
-            Followup.fired_at >= restated_at))
+            Followup.fired_at >= restated_at)).one()
         requester = calendar(session, handoff, handoff.requester_id)
-        wanted[K.REVIEW_REMINDER] = requester.add(last or restated_at, allowed(handoff, "remind_every_s"))
+        due = requester.add(last or restated_at, allowed(handoff, "remind_every_s"))
+        # Unheeded, the reminders stop and the requester's managers are told (when there are any to tell).
+        if count < int(standard["escalate_after"]) or not requesting_managers(session, handoff):
+            wanted[K.REVIEW_REMINDER] = due
+        elif not _fired(session, handoff, K.REVIEW_ESCALATION, since=restated_at):
+            wanted[K.REVIEW_ESCALATION] = due
     if state is S.NEGOTIATING and handoff.negotiation_since is not None and not _fired(
             session, handoff, K.NEGOTIATION_STALLED, since=handoff.negotiation_since):
         wanted[K.NEGOTIATION_STALLED] = receiving.add(handoff.negotiation_since, allowed(handoff, "confirm_within_s"))
@@ -251,20 +258,27 @@ def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, 
         told = [(side, Item.OVERDUE)] if side else []
         return told + [(handoff.requester_id, Item.OVERDUE_REQUESTER)] + [
             (m, Item.OVERDUE_MANAGER) for m in managers if m != handoff.recipient_id]
+    if kind is K.REVIEW_ESCALATION:
+        return [(m, Item.REVIEW_ESCALATION) for m in requesting_managers(session, handoff)]
     if kind is K.RATING_REMINDER:
         return [(handoff.requester_id, Item.RATING_REMINDER)]
     return []  # a stalled negotiation: a message of its own to the managers of both sides
 
 
+def requesting_managers(session: Session, handoff: Handoff) -> list[str]:
+    """The managers of the department the handoff came from (none when it came from no department)."""
+    return departments.managers(session, handoff.from_department_id) if handoff.from_department_id else []
+
+
 def both_sides_managers(session: Session, handoff: Handoff) -> list[str]:
     """The managers of both sides of a handoff: the receiving department's, then the requesting one's."""
-    requesting = departments.managers(session, handoff.from_department_id) if handoff.from_department_id else []
-    return list(dict.fromkeys([*departments.managers(session, handoff.to_department_id), *requesting]))
+    return list(dict.fromkeys([*departments.managers(session, handoff.to_department_id),
+                               *requesting_managers(session, handoff)]))
 
 
 def _clock_owner(handoff: Handoff, kind: K, session: Session) -> str | None:
     """Whose working hours hold back a follow-up: the requester's for theirs, else the receiving side's."""
-    if kind in (K.REVIEW_REMINDER, K.RATING_REMINDER):
+    if kind in (K.REVIEW_REMINDER, K.REVIEW_ESCALATION, K.RATING_REMINDER):
         return handoff.requester_id
     return _recipient_side(session, handoff)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from handoff_bot.departments.models import Department, PairStandard
+from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole, PairStandard
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
@@ -281,3 +281,26 @@ def test_people_told_of_a_follow_up_hear_in_their_own_working_hours(bot: Bot) ->
     bot.clock.set(datetime(2026, 3, 3, 14, 0, tzinfo=timezone.utc))  # Tuesday 09:00 in New York
     bot.deliver()
     assert "was not confirmed in time" in bot.standin.messages(REQUESTER)[-1]["text"]
+
+
+def test_unheeded_review_reminders_stop_and_reach_the_requesters_managers_once(fast: Bot) -> None:
+    fast.standin.add_user("USMGR", tz="Europe/London")
+    with fast.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER))
+    send(fast)
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert [tick(fast, timedelta(hours=1)) for _ in range(3)] == [1, 1, 1]  # two reminders, then the managers
+    assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 2
+    escalation = fast.last("USMGR", "has not reviewed")
+    assert "<@UREQ> (Sales) has not reviewed how <@UREC> restated *Prepare the Q3 invoice* after 2 reminders" in (
+        str(escalation["blocks"]))
+    assert buttons(escalation) == []
+    assert tick(fast, timedelta(days=3)) == 0  # then silence: the Home tab still lists the review
+    assert not [m for m in fast.posts(MANAGER) if "has not reviewed" in m["text"]]  # Finance is not late here
+
+
+def test_review_reminders_go_on_when_the_requester_has_no_manager_to_tell(fast: Bot) -> None:
+    send(fast)
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert [tick(fast, timedelta(hours=1)) for _ in range(4)] == [1, 1, 1, 1]
+    assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 4

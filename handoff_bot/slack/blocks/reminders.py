@@ -32,6 +32,14 @@ def _line(tr: Translator, item: dict[str, Any], h: Handoff) -> str:
     if kind is Item.REVIEW_REMINDER:
         return _(":alarm_clock: <@{recipient}> restated the key points of *{title}*; please review them.",
                  title=title, recipient=recipient)
+    if kind is Item.REVIEW_ESCALATION:
+        source = esc(h.from_department.name) if h.from_department else ""
+        return tr.ngettext(
+            ":rotating_light: <@{requester}> ({source}) has not reviewed how <@{recipient}> restated *{title}* "
+            "after {n} reminder.",
+            ":rotating_light: <@{requester}> ({source}) has not reviewed how <@{recipient}> restated *{title}* "
+            "after {n} reminders.",
+            int(h.standard["escalate_after"]), requester=requester, source=source, recipient=recipient, title=title)
     if kind is Item.ESCALATION and recipient:
         return tr.ngettext(
             ":rotating_light: *{title}* from <@{requester}> has not been confirmed by <@{recipient}> "
@@ -105,7 +113,7 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
         if applies(item["k"], h, target):
             lines.append(_line(tr, item, h))
             blocks.append(section(lines[-1]))
-            if item["k"] in (Item.ESCALATION, Item.OVERDUE_MANAGER):
+            if item["k"] in (Item.ESCALATION, Item.REVIEW_ESCALATION, Item.OVERDUE_MANAGER):
                 blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),
                                         standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
