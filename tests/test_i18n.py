@@ -39,7 +39,7 @@ from handoff_bot.handoffs.models import (
     Verdict,
 )
 from handoff_bot.i18n import LOCALES, Translator, translator
-from handoff_bot.slack.blocks import home, messages, modals, reminders, replies
+from handoff_bot.slack.blocks import home, labels, messages, modals, reminders, replies
 from handoff_bot.slack.blocks.labels import stars
 from tests.blockkit import BUTTON_TEXT_MAX, MODAL_TEXT_MAX, check_blocks, check_message_text, check_view
 
@@ -470,3 +470,8 @@ def test_a_chinese_reminder_for_several_handoffs() -> None:
     assert [e["text"]["text"] for e in rendered.blocks[3]["elements"]] == ["催办", "重新指派"]
     moved_on = ":white_check_mark: ~Prepare the Q3 invoice~ 当前状态：理解已确认"
     assert rendered.blocks[4]["text"]["text"].startswith(moved_on)
+
+
+def test_working_hours_written_in_lower_case_read_as_in_title_case() -> None:
+    assert labels.working_hours(translator("zh-CN"), "mon-fri 09:00-18:00") == "周一至周五 09:00–18:00"
+    assert labels.working_hours(translator("en"), "SAT 10:00-14:30") == "Sat 10:00–14:30"

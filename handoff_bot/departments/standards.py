@@ -49,7 +49,8 @@ def format_duration(seconds: int) -> str:
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WORKING_HOURS = re.compile(
     r"^\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s*(?:-\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun))?\s+"
-    r"([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)\s*$"
+    r"([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)\s*$",
+    re.IGNORECASE,  # `mon-fri` as well as `Mon-Fri`, as `digest_day` is read
 )
 
 
@@ -78,7 +79,7 @@ def parse_working_hours(text: str) -> WorkingHours:
     if not match:
         raise ValueError(f'{text!r} is not working hours like "Mon-Fri 09:00-18:00" or "always"')
     first, last, sh, sm, eh, em = match.groups()
-    a, b = DAYS.index(first), DAYS.index(last or first)
+    a, b = DAYS.index(first.title()), DAYS.index((last or first).title())
     days = frozenset(range(a, b + 1)) if a <= b else frozenset([*range(a, 7), *range(0, b + 1)])
     start, end = int(sh) * 60 + int(sm), int(eh) * 60 + int(em)
     if end > 24 * 60 or start >= end:

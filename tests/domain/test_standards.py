@@ -53,6 +53,8 @@ WEEKDAYS = frozenset(range(5))
     ("Mon-Sun 00:00-24:00", WorkingHours(frozenset(range(7)), 0, 24 * 60)),
     ("always", WorkingHours(frozenset(range(7)), 0, 24 * 60)),
     (" ALWAYS ", WorkingHours(frozenset(range(7)), 0, 24 * 60)),
+    ("mon-fri 09:00-18:00", WorkingHours(WEEKDAYS, 9 * 60, 18 * 60)),
+    ("SAT 10:00-14:30", WorkingHours(frozenset({5}), 10 * 60, 14 * 60 + 30)),
 ])
 def test_parse_working_hours(text: str, expected: WorkingHours) -> None:
     assert parse_working_hours(text) == expected

@@ -74,7 +74,7 @@ def working_hours(tr: Translator, text: str) -> str:
     match = WORKING_HOURS.match(text or "")
     if text.strip().lower() == "always" or not match:
         return _("around the clock") if text.strip().lower() == "always" else text
-    first, last, sh, sm, eh, em = match.groups()
+    first, last, sh, sm, eh, em = (g.title() if g else g for g in match.groups())
     days = _(DAY_NAMES[first]) if not last or last == first else _(
         "{first}–{last}", first=_(DAY_NAMES[first]), last=_(DAY_NAMES[last]))
     start, end = f"{sh}:{sm}", f"{eh}:{em}"
