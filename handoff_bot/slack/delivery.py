@@ -52,6 +52,8 @@ PERMANENT = frozenset({
 # chat.update of a message that is gone: nothing left to keep true.
 GONE = frozenset({"message_not_found", "channel_not_found", "is_archived"})
 GONE_HASH = "gone"
+# The notices that bring a new handoff to whoever receives it: when one dies, the requester is told.
+CARDS = frozenset({NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST})
 
 
 def _is_user(target: str) -> bool:
@@ -308,6 +310,8 @@ class Deliverer:
                 .where(SlackMessage.handoff_id == handoff.id, SlackMessage.content_hash != GONE_HASH)
                 .order_by(SlackMessage.id)
             )
+            records = list(records)
+            facts.delivered = frozenset(r.target for r in records if r.kind in CARDS)
             for record in records:
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)
                 if record.kind is NoticeKind.REMINDERS:
@@ -376,6 +380,16 @@ class Deliverer:
             if sent:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
                     state=OutboxState.SENT, sent_at=now, lease_until=None, last_error=None))
+                self._delivered_after_all(session, done)
+
+    def _delivered_after_all(self, session: Session, done: list[tuple[_Call, dict[str, Any]]]) -> None:
+        """A card that died and was retried (`outbox retry`) got through: the requester's "could not
+        deliver" message is brought up to date."""
+        for row in (row for call, _data in done for row in call.new_records if row["kind"] in CARDS):
+            told = session.scalar(select(OutboxMessage).where(
+                OutboxMessage.handoff_id == row["handoff_id"], OutboxMessage.kind == NoticeKind.UNDELIVERED).limit(1))
+            if told is not None:
+                enqueue(session, NoticeKind.REFRESH, told.target, self.clock.now(), handoff_id=row["handoff_id"])
 
     def _retry(self, message_id: int, reason: str, wait: timedelta | None, *, counts: bool = True) -> None:
         with self.db.transaction() as session:
@@ -411,7 +425,7 @@ class Deliverer:
         log.error("outbox %s (%s to %s) is dead: %s", message.id, message.kind, message.target, reason,
                   extra={"handoff_id": message.handoff_id})
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
-        if handoff is not None and message.kind in (NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST):
+        if handoff is not None and message.kind in CARDS:
             enqueue(session, NoticeKind.UNDELIVERED, handoff.requester_id, self.clock.now(),
                     handoff_id=handoff.id, target=message.target, error=reason[:100])
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
-from handoff_bot.outbox.service import enqueue
+from handoff_bot.outbox.service import enqueue, retry_dead
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, submit_new
@@ -398,3 +398,16 @@ def test_the_outbox_waits_longer_for_a_slow_users_info_than_an_ack_does(bot: Bot
     assert bot.deliver() == 1
     posted = bot.standin.calls_to("chat.postMessage", channel="UZH")
     assert [c.params["text"] for c in posted] == ["这个按钮已不再使用。"]
+
+
+def test_a_dead_card_retried_later_updates_the_requesters_could_not_deliver_message(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 500, times=bot.runtime.deliverer.max_attempts)
+    pump(bot)
+    told = bot.last(REQUESTER, "Could not deliver")
+    with bot.runtime.db.transaction() as session:
+        assert retry_dead(session, None, bot.clock.now()) == 1  # what `python -m handoff_bot outbox retry` does
+    pump(bot)
+    assert bot.last(RECIPIENT, "New handoff")
+    assert "reached <@UREC> after all" in str(bot.now(told)["blocks"])
+    assert bot.now(told)["text"] == "Delivered Prepare the Q3 invoice"

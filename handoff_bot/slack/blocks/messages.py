@@ -57,6 +57,7 @@ class Facts:
     proposals: Sequence[Proposal] = ()
     params: dict[str, Any] = field(default_factory=dict)
     target: str = ""  # whom the message is for (a user or channel id)
+    delivered: frozenset[str] = frozenset()  # where the handoff's card or intake post has been posted
 
     def round(self, number: int) -> UnderstandingRound | None:
         return next((r for r in self.rounds if r.number == number), None)
@@ -329,6 +330,9 @@ def undelivered(tr: Translator, facts: Facts) -> Message:
     h = facts.handoff
     target = str(facts.params.get("target", ""))
     where = f"<@{target}>" if target[:1] in ("U", "W") else f"<#{target}>"
+    if target in facts.delivered:
+        return Message(_("Delivered {title}", title=esc(h.title)), [section(_(
+            ":white_check_mark: *{title}* reached {where} after all.", title=esc(h.title), where=where))])
     text = _("Handoff could not deliver *{title}* to {where} (Slack said: {error}). If it is a private channel, "
              "invite @handoff to it; or cancel this handoff and send it to a person.",
              title=esc(h.title), where=where, error=esc(str(facts.params.get("error", ""))))
