@@ -110,6 +110,12 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-02") from None
 
 
+def _user_id(text: str) -> str:
+    if not config_file.USER_ID.match(text.strip().upper()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Slack user id like U012AB3CD")
+    return text.strip().upper()
+
+
 def _add_digest(commands: argparse._SubParsersAction) -> None:
     actions = _command(commands, "digest", "the managers' weekly digests")
     sender = _action(actions, "send", digest_send,
@@ -118,7 +124,8 @@ def _add_digest(commands: argparse._SubParsersAction) -> None:
                         help="send every manager's digest of the week that ended, without waiting for its day "
                              "and time")
     preview = _action(actions, "preview", digest_preview, "print a manager's digest as text (nothing is sent)")
-    preview.add_argument("user_id", metavar="USER_ID", help="the manager's Slack user id, like U012AB3CD")
+    preview.add_argument("user_id", metavar="USER_ID", type=_user_id,
+                         help="the manager's Slack user id, like U012AB3CD")
     preview.add_argument("--current", action="store_true",
                          help="this week so far (as /handoff digest shows it) instead of the week that ended")
 

@@ -78,3 +78,14 @@ def test_preview_of_someone_who_manages_nothing_exits_2(tmp_path: Path, imported
     result = run(tmp_path, imported, "digest", "preview", "U0AAA")
     assert result.returncode == 2
     assert result.stderr.startswith("U0AAA manages no department")
+
+
+@pytest.mark.parametrize("text", ["", "bob smith", "<@U0MGR1>"])
+def test_preview_of_something_that_is_no_user_id_says_so(tmp_path: Path, imported: str, text: str) -> None:
+    result = run(tmp_path, imported, "digest", "preview", text)
+    assert result.returncode == 2 and "is not a Slack user id like U012AB3CD" in result.stderr
+
+
+def test_preview_reads_a_user_id_in_lower_case(tmp_path: Path, imported: str) -> None:
+    result = run(tmp_path, imported, "digest", "preview", "u0mgr1")
+    assert result.returncode == 0 and "Finance" in result.stdout.splitlines()
