@@ -32,17 +32,31 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
+def _foreign_keys(connection: Connection, on: bool) -> None:
+    """SQLite: turn foreign keys on or off (only outside a transaction does the pragma take effect)."""
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        process_revision_directives=_skip_empty,
-        compare_type=True,
-        render_item=_render_item,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # A batch migration on SQLite copies a table and drops the old one: with foreign keys on, the drop
+    # would delete every row that refers to it (ON DELETE CASCADE), e.g. all key points of all handoffs.
+    _foreign_keys(connection, on=False)
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            process_revision_directives=_skip_empty,
+            compare_type=True,
+            render_item=_render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if connection.in_transaction():
+            connection.commit()
+    finally:
+        _foreign_keys(connection, on=True)
 
 
 if context.is_offline_mode():

@@ -5,10 +5,14 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from handoff_bot.clock import FakeClock
 from handoff_bot.db import Database, alembic_config
+from handoff_bot.handoffs import service as handoffs
+from handoff_bot.handoffs.models import ProposalKind
 from handoff_bot.models import Base
+from tests.conftest import StubDirectory, make_department
 
 
 def test_the_migrated_schema_equals_the_models(db: Database) -> None:
@@ -31,3 +35,40 @@ def test_migrations_go_down_and_up_again(tmp_path: object) -> None:
         assert set(inspect(database.engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     finally:
         database.dispose()
+
+
+def test_going_down_keeps_the_handoffs_and_what_belongs_to_them(db: Database, clock: FakeClock) -> None:
+    """Rebuilding a table on SQLite must not cascade into its children; what 0001 cannot read goes."""
+    finance = make_department(db, "Finance", members=["UREC"])
+    people = StubDirectory()
+    people.add("UREC")
+    people.add("UREQ")
+    now = clock.now()
+    with db.transaction() as session:
+        draft = handoffs.Draft(requester_id="UREQ", department_id=finance, title="t", recipient_id="UREC",
+                               key_points="a\nb")
+        handoff_id = handoffs.create(session, draft, directory=people, now=now).id
+    with db.transaction() as session:
+        terms = handoffs.Terms(ProposalKind.CHANGE, "Busy", scope="Half of it")
+        handoffs.propose(session, handoff_id, "UREC", terms, now, directory=people)
+    before = _counts(db)
+    with db.engine.connect() as conn:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        conn.commit()
+    after = _counts(db)
+    assert {t: after[t] for t in ("handoff", "key_point", "handoff_event")} == {
+        t: before[t] for t in ("handoff", "key_point", "handoff_event")}
+    assert before["key_point"] == 2
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT state FROM handoff")).scalar() == "sent"  # no longer negotiating
+        assert conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'proposal'")).scalar() == 0
+    db.upgrade()
+    assert _counts(db)["key_point"] == 2
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0
+                for t in ("handoff", "key_point", "handoff_event", "followup", "outbox")}
