@@ -383,11 +383,12 @@ def test_a_clarification_must_say_something(desk: Desk) -> None:
 
 
 @pytest.mark.parametrize(("rating", "comment", "expected"), [
-    (0, "", [("rating", "required")]),
-    (6, "", [("rating", "required")]),
+    (None, "", [("rating", "required")]),
+    (0, "", [("rating", "not_a_rating")]),
+    (6, "", [("rating", "not_a_rating")]),
     (3, "c" * 3001, [("comment", "too_long")]),
 ])
-def test_a_rating_is_one_to_five(desk: Desk, rating: int, comment: str, expected: list[tuple[str, str]]) -> None:
+def test_a_rating_is_one_to_five(desk: Desk, rating: int | None, comment: str, expected: list[tuple[str, str]]) -> None:
     handoff_id = desk.done()
     assert desk.errors(handoffs.rate, handoff_id, REQUESTER, rating, comment) == expected
     assert desk.handoff(handoff_id).state is S.DONE
