@@ -85,12 +85,19 @@ def applies(item: str, handoff: Handoff, target: str) -> bool:
         return False
     if kind in (Item.ESCALATION, Item.ESCALATED):
         return handoff.escalated
+    if kind is Item.NUDGE:
+        return target == waits_on(handoff)
     return kind not in TO_RECEIVING or target == receiver(handoff)
 
 
 def receiver(handoff: Handoff) -> str | None:
     """Who hears of the handoff's progress on the receiving side: its recipient, else the intake channel."""
     return handoff.recipient_id or handoff.to_department.intake_channel
+
+
+def waits_on(handoff: Handoff) -> str | None:
+    """Whom a nudge is for: the side a negotiation waits on, else whoever receives the handoff."""
+    return handoff.negotiation_turn or receiver(handoff)
 
 
 DEFAULT_HOURS = "Mon-Fri 09:00-18:00"
@@ -271,9 +278,11 @@ def requesting_managers(session: Session, handoff: Handoff) -> list[str]:
 
 
 def both_sides_managers(session: Session, handoff: Handoff) -> list[str]:
-    """The managers of both sides of a handoff: the receiving department's, then the requesting one's."""
-    return list(dict.fromkeys([*departments.managers(session, handoff.to_department_id),
-                               *requesting_managers(session, handoff)]))
+    """The managers of both sides of a handoff, the receiving department's first, but for the two sides
+    themselves (a manager negotiating is not told of their own negotiation)."""
+    parties = (handoff.requester_id, handoff.recipient_id)
+    return [m for m in dict.fromkeys([*departments.managers(session, handoff.to_department_id),
+                                      *requesting_managers(session, handoff)]) if m not in parties]
 
 
 def _clock_owner(handoff: Handoff, kind: K, session: Session) -> str | None:

@@ -40,7 +40,7 @@ class Actor(enum.StrEnum):
     RECIPIENT = "recipient"
     DEPARTMENT_MEMBER = "department_member"
     MANAGER = "manager"  # a manager of the receiving department
-    PARTY = "party"      # the requester or the recipient, whichever the negotiation waits on
+    PARTY = "party"      # the requester or the recipient (in a negotiation, the one whose turn it is)
     SYSTEM = "system"    # the bot itself (follow-ups)
 
 
@@ -49,9 +49,11 @@ class Move:
     from_states: frozenset[S]
     to_state: S | None  # None: the state stays as it is
     actor: Actor
+    or_to: frozenset[S] = frozenset()  # where else the move may go, as the caller decides (see `apply`)
 
 
-_ASKABLE = frozenset({S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED})
+_UNDER_WAY = frozenset({S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED})  # where a negotiation may start, and end
+_ASKABLE = _UNDER_WAY | {S.NEGOTIATING}
 
 TRANSITIONS: dict[Action, Move] = {
     Action.CLAIM: Move(frozenset({S.SENT}), None, Actor.DEPARTMENT_MEMBER),
@@ -66,10 +68,10 @@ TRANSITIONS: dict[Action, Move] = {
     Action.NUDGE: Move(OPEN_STATES, None, Actor.MANAGER),
     Action.REASSIGN: Move(_ASKABLE, S.SENT, Actor.MANAGER),
     Action.ESCALATE: Move(OPEN_STATES, None, Actor.SYSTEM),
-    Action.PROPOSE: Move(_ASKABLE | {S.NEGOTIATING}, S.NEGOTIATING, Actor.RECIPIENT),
+    Action.PROPOSE: Move(_ASKABLE, S.NEGOTIATING, Actor.RECIPIENT),
     Action.COUNTER: Move(frozenset({S.NEGOTIATING}), None, Actor.REQUESTER),
     # Agreeing ends the negotiation: the handoff goes back to where it was, or is declined.
-    Action.AGREE: Move(frozenset({S.NEGOTIATING}), None, Actor.PARTY),
+    Action.AGREE: Move(frozenset({S.NEGOTIATING}), None, Actor.PARTY, or_to=_UNDER_WAY | {S.DECLINED}),
 }
 # In a negotiation the sides take turns: these wait for the other side's answer to one's own proposal.
 TAKES_TURNS = frozenset({Action.PROPOSE, Action.COUNTER, Action.AGREE})
@@ -83,6 +85,7 @@ class Refusal(enum.StrEnum):
     NOT_MANAGER = "not_manager"
     NOT_PARTY = "not_party"
     NOT_YOUR_TURN = "not_your_turn"
+    DATE_PASSED = "date_passed"  # the due date a proposal asks for is already past
     ALREADY_NUDGED = "already_nudged"
     OWN_HANDOFF = "own_handoff"
     UNCLAIMED = "unclaimed"
@@ -180,12 +183,13 @@ def apply(
 ) -> HandoffEvent:
     """Check the move, change the state and write the audit event, all in `session`.
 
-    `to_state`: where a move that may end in several states (agreeing) goes this time.
+    `to_state`: where a move that may end in several states (agreeing) goes this time, one of its `or_to`.
 
     Raises:
         ActionRefused: the move is not allowed (nothing is changed).
     """
     move = check(handoff, action, actor_id, is_member=is_member, is_manager=is_manager)
+    assert to_state is None or to_state in move.or_to, (action, to_state)
     before = handoff.state
     target = to_state or move.to_state
     if target is not None:

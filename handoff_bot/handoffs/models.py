@@ -62,6 +62,7 @@ class ProposalKind(enum.StrEnum):
 class Outcome(enum.StrEnum):
     ACCEPTED = "accepted"
     COUNTERED = "countered"  # the other side answered with a proposal of their own
+    WITHDRAWN = "withdrawn"  # unanswered when the handoff was cancelled or reassigned
 
 
 class Handoff(Base):

@@ -36,7 +36,7 @@ from handoff_bot.handoffs.models import (
 from handoff_bot.outbox.models import NoticeKind as N
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
 from handoff_bot.outbox.service import enqueue, refresh_homes
-from handoff_bot.people import Directory
+from handoff_bot.people import Directory, time_zone
 from handoff_bot.text import clean
 
 TITLE_MAX = 150
@@ -45,6 +45,7 @@ KEY_POINTS_MAX = 10
 KEY_POINT_MAX = 300
 ANSWER_MAX = 3000
 NUDGE_AGAIN_AFTER = timedelta(hours=1)
+DUE_YEARS_AHEAD = 5  # a due date further off is a slip of the date picker
 BULLET = re.compile(r"^(?:[-•*·]|\d{1,2}[.)])\s+")
 BULLET_ONLY = re.compile(r"[-•*·]|\d{1,2}[.)]")
 
@@ -81,6 +82,11 @@ class Draft:
     source_view_id: str | None = None  # the Slack form submitted: submitting it again records nothing new
 
 
+def today(session: Session, user_id: str, now: datetime) -> date:
+    """The date where a user is, by the time zone Slack last gave for them (UTC when unknown)."""
+    return now.astimezone(ZoneInfo(time_zone(session, user_id))).date()
+
+
 def _today(directory: Directory, user_id: str, now: datetime) -> date:
     profile = directory.profile(user_id)
     try:
@@ -93,6 +99,13 @@ def _today(directory: Directory, user_id: str, now: datetime) -> date:
 def _check_length(errors: list[FieldError], name: str, value: str, limit: int) -> None:
     if len(value) > limit:
         errors.append(FieldError(name, "too_long", {"limit": limit, "length": len(value)}))
+
+
+def _check_due(errors: list[FieldError], name: str, due: date, today: date) -> None:
+    if due < today:
+        errors.append(FieldError(name, "past"))
+    elif due.year > today.year + DUE_YEARS_AHEAD:
+        errors.append(FieldError(name, "too_far", {"years": DUE_YEARS_AHEAD}))
 
 
 def split_key_points(text: str, title: str) -> list[str]:
@@ -149,8 +162,8 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
     elif department is not None and not department.intake_channel:
         errors.append(FieldError("recipient", "no_intake", {"department": department.name}))
 
-    if draft.due_date is not None and draft.due_date < _today(directory, draft.requester_id, now):
-        errors.append(FieldError("due_date", "past"))
+    if draft.due_date is not None:
+        _check_due(errors, "due_date", draft.due_date, _today(directory, draft.requester_id, now))
 
     own = departments.departments_of(session, draft.requester_id)
     from_department_id = draft.from_department_id
@@ -468,6 +481,7 @@ def rate(session: Session, handoff_id: int, actor_id: str, rating: int | None, c
 def cancel(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
     """The requester withdraws an open handoff."""
     handoff = _apply(session, handoff_id, Action.CANCEL, actor_id, now)
+    _end_negotiation(session, handoff, now)
     if handoff.recipient_id:
         enqueue(session, N.CANCELLED, handoff.recipient_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
@@ -475,7 +489,8 @@ def cancel(session: Session, handoff_id: int, actor_id: str, now: datetime) -> H
 
 
 def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
-    """A manager of the receiving department asks whoever holds the handoff to act on it now.
+    """A manager of the receiving department asks whoever holds the handoff to act on it now (in a
+    negotiation, the side it waits on).
 
     Raises:
         ActionRefused: not a manager, the handoff is finished, or it was nudged less than an hour ago
@@ -490,14 +505,15 @@ def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
     if recent is not None:
         raise ActionRefused(Refusal.ALREADY_NUDGED, handoff)
     handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
-    if target := followups.receiver(handoff):
+    if target := followups.waits_on(handoff):
         enqueue(session, N.REMINDERS, target, now, items=[{"h": handoff.id, "k": "nudge", "by": actor_id}])
     return handoff
 
 
 def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id: str | None, now: datetime,
              *, directory: Directory) -> Handoff:
-    """A manager gives the handoff to another member; they confirm their understanding anew.
+    """A manager gives the handoff to another member; they confirm their understanding anew (a negotiation
+    with the former recipient ends).
 
     Raises:
         InvalidInput: no person, the same person, the requester, or not a person in the department
@@ -525,6 +541,7 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
     lifecycle.apply(session, handoff, Action.REASSIGN, actor_id, now, is_member=_is_member(session, handoff),
                     is_manager=_is_manager(session, handoff), payload={"from": previous, "to": new_recipient_id})
     assert new_recipient_id is not None
+    _end_negotiation(session, handoff, now)
     handoff.recipient_id = new_recipient_id
     handoff.confirmed_at = None
     followups.restart_confirm_clock(handoff, now, reset=True)
@@ -548,24 +565,27 @@ class Terms:
 
 
 def latest_proposal(session: Session, handoff_id: int) -> Proposal | None:
+    """The handoff's latest proposal, answered or not."""
     return session.scalar(select(Proposal).where(Proposal.handoff_id == handoff_id)
                           .order_by(Proposal.number.desc()).limit(1))
 
 
 def propose(session: Session, handoff_id: int, actor_id: str, terms: Terms, now: datetime, *,
-            directory: Directory, seen: int | None = None) -> Proposal:
+            directory: Directory, seen: int | None = None, seen_negotiating: bool | None = None) -> Proposal:
     """The recipient proposes other terms (another due date, a smaller scope) or declines, with a reason;
     the handoff waits, negotiating, for the requester to accept or counter. The recipient may also
     answer a counter-proposal so.
 
-    `seen`: how many proposals the handoff had when the form was opened; a form opened before a later
-    proposal (it did not show it) is out of date.
+    `seen`, `seen_negotiating`: the handoff's latest proposal number and whether it was negotiating when the
+    form was opened; a form opened before a later proposal, or before the negotiation it answered ended (or
+    began), is out of date.
 
     Raises:
         InvalidInput: no reason, nothing to change, a due date in the past, too long, or out of date.
         ActionRefused: not the recipient, not their turn, or the handoff is past negotiating.
     """
-    return _offer(session, handoff_id, Action.PROPOSE, actor_id, terms, now, directory=directory, seen=seen)
+    return _offer(session, handoff_id, Action.PROPOSE, actor_id, terms, now, directory=directory, seen=seen,
+                  seen_negotiating=seen_negotiating)
 
 
 def counter(session: Session, handoff_id: int, actor_id: str, terms: Terms, now: datetime, *,
@@ -577,32 +597,33 @@ def counter(session: Session, handoff_id: int, actor_id: str, terms: Terms, now:
 
 
 def _offer(session: Session, handoff_id: int, action: Action, actor_id: str, terms: Terms, now: datetime, *,
-           directory: Directory, seen: int | None) -> Proposal:
+           directory: Directory, seen: int | None, seen_negotiating: bool | None = None) -> Proposal:
+    handoff = load(session, handoff_id, for_update=True)  # the same form sent twice at once: one waits here
     if terms.source_view_id:
         already = session.scalar(select(Proposal).where(Proposal.source_view_id == terms.source_view_id))
         if already is not None:
             return already
-    handoff = load(session, handoff_id, for_update=True)
     lifecycle.check(handoff, action, actor_id, is_member=_is_member(session, handoff))
     latest = latest_proposal(session, handoff.id)
     declining = terms.kind is ProposalKind.DECLINE
     reason = clean(terms.reason, multiline=True)
     scope = "" if declining else clean(terms.scope, multiline=True)
-    due = None if declining else terms.due_date
+    due = None if declining or terms.due_date == handoff.due_date else terms.due_date  # the same date: no change
     errors = []
     if not reason:
         errors.append(FieldError("reason", "required"))
     _check_length(errors, "reason", reason, DETAILS_MAX)
     _check_length(errors, "scope", scope, DETAILS_MAX)
-    if due is not None and due < _today(directory, actor_id, now):
-        errors.append(FieldError("new_due_date", "past"))
+    if due is not None:
+        _check_due(errors, "new_due_date", due, _today(directory, actor_id, now))
     if action is Action.PROPOSE and not declining and due is None and not scope:
         errors.append(FieldError("scope", "change_needed"))
-    if seen is not None and seen != (latest.number if latest else 0):
+    negotiating = handoff.state is HandoffState.NEGOTIATING
+    if (seen is not None and seen != (latest.number if latest else 0)) or seen_negotiating not in (None, negotiating):
         errors.insert(0, FieldError("reason", "stale_form"))
     if errors:
         raise InvalidInput(errors)
-    if handoff.state is HandoffState.NEGOTIATING:
+    if negotiating:
         assert latest is not None
         latest.outcome, latest.decided_at = Outcome.COUNTERED, now
     else:
@@ -629,13 +650,16 @@ def agree(session: Session, handoff_id: int, number: int, actor_id: str, now: da
     where it stood before the negotiation.
 
     Raises:
-        ActionRefused: not a side of the handoff, not their turn, or `number` is not the latest proposal.
+        ActionRefused: not a side of the handoff, not their turn, `number` is not the latest proposal, or
+            the due date it asks for has passed (it is answered with another one instead).
     """
     handoff = load(session, handoff_id, for_update=True)
     lifecycle.check(handoff, Action.AGREE, actor_id, is_member=_is_member(session, handoff))
     proposal = latest_proposal(session, handoff.id)
     if proposal is None or proposal.number != number:
         raise ActionRefused(Refusal.STALE, handoff)
+    if proposal.due_date is not None and proposal.due_date < today(session, actor_id, now):
+        raise ActionRefused(Refusal.DATE_PASSED, handoff)
     proposal.outcome, proposal.decided_at = Outcome.ACCEPTED, now
     if proposal.kind is ProposalKind.DECLINE:
         to_state = HandoffState.DECLINED
@@ -647,10 +671,21 @@ def agree(session: Session, handoff_id: int, number: int, actor_id: str, now: da
             handoff.confirm_clock_since = now  # the recipient's clock runs again from here
     lifecycle.apply(session, handoff, Action.AGREE, actor_id, now, is_member=_is_member(session, handoff),
                     payload={"proposal": number}, to_state=to_state)
-    handoff.negotiation_since = handoff.negotiation_turn = handoff.resume_state = None
+    _end_negotiation(session, handoff, now)
     enqueue(session, N.AGREED, proposal.proposed_by, now, handoff_id=handoff.id, proposal=number)
     _changed(session, handoff, now)
     return handoff
+
+
+def _end_negotiation(session: Session, handoff: Handoff, now: datetime) -> None:
+    """The negotiation is over (agreed, or the handoff was cancelled or reassigned): a proposal still
+    unanswered is withdrawn."""
+    if handoff.negotiation_turn is None:
+        return
+    handoff.negotiation_since = handoff.negotiation_turn = handoff.resume_state = None
+    open_one = latest_proposal(session, handoff.id)
+    if open_one is not None and open_one.outcome is None:
+        open_one.outcome, open_one.decided_at = Outcome.WITHDRAWN, now
 
 
 def proposals(session: Session, handoff_id: int) -> Sequence[Proposal]:

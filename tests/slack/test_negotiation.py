@@ -13,13 +13,13 @@ from sqlalchemy import select
 from handoff_bot.departments.models import DepartmentPerson, MemberRole
 from handoff_bot.handoffs.models import HandoffEvent, HandoffState, Proposal
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MANAGER, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
 from tests.slack.test_followups import set_standard, tick
 from tests.slack.test_home import buttons as home_buttons
 from tests.slack.test_home import click as home_click
 from tests.slack.test_home import open_home, texts
-from tests.slack_requests import date_value, radio_value, text_value
+from tests.slack_requests import date_value, radio_value, text_value, user_value
 
 SALES_MANAGER = "USMGR"
 CARD, RECEIPT = "New handoff", "You handed off"
@@ -73,7 +73,7 @@ def test_a_new_due_date_proposed_and_accepted_puts_the_handoff_back_where_it_was
                   terms("change", due="2026-03-11", reason="Month-end close takes this week"))
     assert reply.status == 200 and reply.text == ""
     assert handoff(bot).state is HandoffState.NEGOTIATING
-    assert buttons(bot.now(card)) == []  # nothing to confirm while the terms are open
+    assert buttons(bot.now(card)) == [ActionId.ASK]  # nothing to confirm while the terms are open
     assert "waiting for <@UREQ> to answer" in str(bot.now(card)["blocks"])
     proposal = bot.last(REQUESTER, "proposes other terms")
     assert buttons(proposal) == [ActionId.AGREE, ActionId.COUNTER]
@@ -154,6 +154,7 @@ def test_an_accepted_decline_closes_the_handoff(bot: Bot) -> None:
     (terms("change", due="2026-02-20", reason="Busy"), BlockId.NEW_DUE_DATE, "The due date is in the past."),
     (terms("decline", reason="x" * 3001), BlockId.REASON, "Too long: 3001 characters"),
     (terms("change", due="2026-02-31", reason="Busy"), BlockId.NEW_DUE_DATE, "This is not a date"),
+    (terms("change", due="9999-12-31", reason="Busy"), BlockId.NEW_DUE_DATE, "Pick a date within 5 years."),
 ])
 def test_a_proposal_form_with_a_mistake_is_answered_on_its_field_and_changes_nothing(
         bot: Bot, values: dict[str, Any], field: str, message: str) -> None:
@@ -216,6 +217,7 @@ def both_managed(make_bot: Callable[..., Bot]) -> Bot:
 def test_a_stalled_negotiation_goes_once_to_the_managers_of_both_sides_with_each_position(both_managed: Bot) -> None:
     bot = both_managed
     card = send(bot)
+    bot.clock.advance(timedelta(minutes=20))  # of the hour to confirm in
     offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", scope="Half the regions", reason="Two people out"))
     assert tick(bot, timedelta(minutes=30)) == 0
     offer(bot, REQUESTER, bot.last(REQUESTER, "proposes other terms"), ActionId.COUNTER,
@@ -223,9 +225,9 @@ def test_a_stalled_negotiation_goes_once_to_the_managers_of_both_sides_with_each
     assert tick(bot, timedelta(minutes=29)) == 0
     assert tick(bot, timedelta(minutes=1)) == 1  # an hour after the negotiation began
 
+    stalled = {manager: bot.last(manager, "has stalled") for manager in (MANAGER, SALES_MANAGER)}
     for manager in (MANAGER, SALES_MANAGER):
-        stalled = bot.last(manager, "has stalled")
-        shown = str(stalled["blocks"])
+        shown = str(stalled[manager]["blocks"])
         assert "Half the regions" in shown and "All regions are needed for the audit" in shown
         assert "waiting for <@UREC> to answer" in shown
     assert tick(bot, timedelta(days=2)) == 0  # once per negotiation
@@ -235,9 +237,10 @@ def test_a_stalled_negotiation_goes_once_to_the_managers_of_both_sides_with_each
 
     assert bot.click(RECIPIENT, ActionId.AGREE, bot.last(RECIPIENT, "proposes other terms")).status == 200
     bot.deliver()
-    assert "Waiting for <@UREC> to confirm" in str(bot.now(bot.last(MANAGER, "has stalled"))["blocks"])
-    # Settled, the recipient's clock runs again from the agreement.
-    assert tick(bot, timedelta(minutes=59)) == 0
+    settled = str(bot.now(stalled[MANAGER])["blocks"])
+    assert "is over. Now: Waiting for <@UREC> to confirm" in settled and "Half the regions" not in settled
+    # Settled, the recipient's clock runs on: the 20 minutes used before the negotiation still count.
+    assert tick(bot, timedelta(minutes=39)) == 0
     assert tick(bot, timedelta(minutes=1)) == 1
     assert bot.last(RECIPIENT, "waits for you to confirm")
 
@@ -276,3 +279,88 @@ def test_a_due_date_moved_by_agreement_is_kept_anew(both_managed: Bot) -> None:
     assert bot.last(RECIPIENT, "is due 2026-03-06")  # the new date is announced the day before
     tick(bot, timedelta(days=2))
     assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 2
+
+
+def test_proposing_the_due_date_it_already_has_changes_nothing(bot: Bot) -> None:
+    card = send(bot, due="2026-03-04")
+    reply = offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-04", reason="Same"))
+    assert list(reply.json["errors"]) == [BlockId.SCOPE]
+    assert handoff(bot).state is HandoffState.SENT and proposals(bot) == []
+
+
+def test_a_cancel_during_a_negotiation_withdraws_the_open_proposal(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("decline", reason="Not ours"))
+    decline = bot.last(REQUESTER, "declines")
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, RECEIPT)).status == 200
+    bot.deliver()
+    after = handoff(bot)
+    assert (after.state, after.negotiation_turn, after.resume_state) == (HandoffState.CANCELLED, None, None)
+    assert [p.outcome for p in proposals(bot)] == ["withdrawn"]
+    assert buttons(bot.now(decline)) == [] and "Cancelled by <@UREQ>" in str(bot.now(decline)["blocks"])
+    assert "proposes other terms" not in texts(open_home(bot, REQUESTER))
+
+
+def test_during_a_negotiation_questions_go_on_and_a_manager_nudges_the_side_it_waits_on(bot: Bot) -> None:
+    card = send(bot)
+    assert bot.click(RECIPIENT, ActionId.ASK, card).status == 200
+    assert bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION: {"value": text_value("EUR or USD?")}}).text == ""
+    bot.deliver()
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-20", reason="Busy"))
+    question = bot.last(REQUESTER, "asks about")
+    assert buttons(question) == [ActionId.ANSWER]  # still answerable: the answer may settle the terms
+    assert bot.click(REQUESTER, ActionId.ANSWER, question).status == 200
+    assert bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
+        BlockId.ANSWER: {"value": text_value("EUR")}}).text == ""
+    bot.deliver()
+    assert bot.last(RECIPIENT, "answered your question")
+
+    h = handoff(bot).id
+    assert bot.slack.block_action(MANAGER, ActionId.NUDGE, str(h), channel_id="DMGR").status == 200
+    bot.deliver()
+    nudge = bot.last(REQUESTER, "asks you")
+    assert nudge["text"] == ":wave: <@UMGR> asks you to answer <@UREC>'s proposal on Prepare the Q3 invoice."
+    assert not [m for m in bot.posts(RECIPIENT) if "asks you to act" in m["text"]]
+
+
+def test_a_reassignment_ends_the_negotiation_with_the_former_recipient(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("decline", reason="No time"))
+    decline = bot.last(REQUESTER, "declines")
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
+    bot.deliver()
+    after = handoff(bot)
+    assert (after.state, after.recipient_id, after.negotiation_turn) == (HandoffState.SENT, MEMBER, None)
+    assert [p.outcome for p in proposals(bot)] == ["withdrawn"]
+    assert buttons(bot.now(decline)) == []
+    assert buttons(bot.last(MEMBER, CARD)) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
+
+
+def test_terms_whose_due_date_has_passed_cannot_be_accepted(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-03", reason="Tomorrow"))
+    proposal = bot.last(REQUESTER, "proposes other terms")
+    bot.clock.advance(timedelta(days=3))
+    assert bot.click(REQUESTER, ActionId.AGREE, proposal).status == 200
+    assert "asks for has passed; answer it with another one" in bot.ephemerals(REQUESTER)[-1]
+    assert handoff(bot).state is HandoffState.NEGOTIATING and handoff(bot).due_date is None
+    assert buttons(bot.now(proposal)) == [ActionId.AGREE, ActionId.COUNTER]  # Counter is the way on
+
+
+def test_a_proposal_form_opened_to_answer_a_counter_is_out_of_date_once_the_counter_is_accepted(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-13", reason="Busy"))
+    offer(bot, REQUESTER, bot.last(REQUESTER, "proposes other terms"), ActionId.COUNTER,
+          terms(due="2026-03-09", reason="The 9th"))
+    counter_message = bot.last(RECIPIENT, "proposes other terms")
+    assert bot.click(RECIPIENT, ActionId.PROPOSE, counter_message).status == 200
+    left_open = bot.wait_view(CallbackId.PROPOSE)
+    assert bot.click(RECIPIENT, ActionId.AGREE, counter_message).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.SENT
+    reply = bot.slack.view_submission(RECIPIENT, left_open, terms("change", due="2026-03-16", reason="Later"))
+    assert reply.json["errors"] == {BlockId.REASON: "This form is out of date; close it and open it again."}
+    assert handoff(bot).state is HandoffState.SENT and len(proposals(bot)) == 2

@@ -127,24 +127,31 @@ def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
     return state.value
 
 
-def terms(tr: Translator, handoff: Handoff, proposal: Proposal) -> list[str]:
-    """What a proposal asks for and why, as mrkdwn lines (each part of the user's text cut to fit a block)."""
+def terms(tr: Translator, handoff: Handoff, proposal: Proposal, *, limit: int | None = None) -> list[str]:
+    """What a proposal asks for and why, as mrkdwn lines; the user's text whole, or cut to `limit` characters
+    each (where room is short)."""
     _ = tr.gettext
+
+    def shown(text: str) -> str:
+        return quote(cut(text, limit) if limit else text)
+
     if proposal.kind is ProposalKind.DECLINE:
         lines = [_("*Declines the handoff.*")]
     else:
         lines = []
         if proposal.due_date is not None:
-            was = handoff.due_date.isoformat() if handoff.due_date else _("no due date")
-            if proposal.outcome is not None and handoff.due_date == proposal.due_date:
-                lines.append(_("*Due date:* {date}", date=proposal.due_date.isoformat()))
+            new = proposal.due_date.isoformat()
+            if handoff.due_date == proposal.due_date:  # accepted
+                lines.append(_("*Due date:* {date}", date=new))
+            elif handoff.due_date is None:
+                lines.append(_("*Due date:* {date} (none now)", date=new))
             else:
-                lines.append(_("*Due date:* {date} (now {was})", date=proposal.due_date.isoformat(), was=was))
+                lines.append(_("*Due date:* {date} (now {was})", date=new, was=handoff.due_date.isoformat()))
         if proposal.scope:
-            lines.append(_("*What would change:*") + "\n" + quote(cut(proposal.scope, 1200)))
+            lines.append(_("*What would change:*") + "\n" + shown(proposal.scope))
         if not lines:
             lines.append(_("*Keeps the terms as they are.*"))
-    lines.append(_("*Why:*") + "\n" + quote(cut(proposal.reason, 1200)))
+    lines.append(_("*Why:*") + "\n" + shown(proposal.reason))
     return lines
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from handoff_bot.handoffs.lifecycle import TRANSITIONS, Action
 from handoff_bot.handoffs.models import (
     Handoff,
     HandoffState,
@@ -68,10 +69,9 @@ class Facts:
     def proposal(self, number: int) -> Proposal | None:
         return next((p for p in self.proposals if p.number == number), None)
 
-    def agreed_scope(self) -> str | None:
-        """The change of scope the two sides last agreed on, if any."""
-        agreed = [p for p in self.proposals if p.outcome is Outcome.ACCEPTED and p.kind is ProposalKind.CHANGE]
-        return next((p.scope for p in reversed(agreed) if p.scope), None)
+    def agreed_scopes(self) -> list[str]:
+        """The changes of scope the two sides agreed on, first first."""
+        return [p.scope for p in self.proposals if p.outcome is Outcome.ACCEPTED and p.scope]
 
 
 def _status(tr: Translator, h: Handoff) -> Block:
@@ -96,8 +96,8 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         *sections(_("*Key points*") + "\n" + "\n".join(f"{p.position}. {esc(p.text)}" for p in h.key_points)),
     ]
-    if scope := facts.agreed_scope():
-        blocks += sections(_("*Change of scope agreed*") + "\n" + quote(scope))
+    if scopes := facts.agreed_scopes():
+        blocks += sections(_("*Change of scope agreed*") + "\n" + "\n".join(quote(scope) for scope in scopes))
     if with_questions and facts.questions:
         lines = []
         for q in facts.questions[-5:]:
@@ -132,8 +132,9 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
         buttons.append(button(label, ActionId.CONFIRM_UNDERSTANDING, value, style="primary"))
     if h.state is S.CONFIRMED:
         buttons.append(button(_("Mark done"), ActionId.MARK_DONE, value, style="primary"))
-    if h.state in (S.SENT, S.RESTATED, S.CLARIFYING, S.CONFIRMED):
+    if h.state in TRANSITIONS[Action.ASK].from_states:
         buttons.append(button(_("Ask a question"), ActionId.ASK, value))
+    if h.state in TRANSITIONS[Action.PROPOSE].from_states - {S.NEGOTIATING}:  # in one, the answer's DM has it
         buttons.append(button(_("Propose a change / decline"), ActionId.PROPOSE, value))
     if buttons:
         blocks.append(actions(BlockId.ACTIONS, *buttons))
@@ -407,26 +408,33 @@ def agreed(tr: Translator, facts: Facts) -> Message:
 
 def stalled(tr: Translator, facts: Facts) -> Message:
     """To the managers of both sides: a negotiation not settled within the time to confirm, with each
-    side's latest position."""
+    side's latest position; once it is over, how it ended."""
     _ = tr.gettext
     h = facts.handoff
-    from_part = esc(h.from_department.name) if h.from_department else _("no department")
+    title = esc(h.title)
     since = datetime.fromisoformat(facts.params["since"])  # when the negotiation began
+    if h.negotiation_since != since:  # over (and maybe another one begun, with a message of its own)
+        text = _(":white_check_mark: The negotiation on *{title}* between <@{recipient}> and <@{requester}> is over. "
+                 "Now: {status}", title=title, recipient=h.recipient_id, requester=h.requester_id,
+                 status=labels.status(tr, h))
+        return Message(_("The negotiation on {title} is over", title=title), [section(text)])
+    source = esc(h.from_department.name) if h.from_department else _("no department")
     blocks: list[Block] = [section(_(
         ":warning: <@{recipient}> ({to}) and <@{requester}> ({source}) have not agreed on the terms of *{title}* "
         "since {when}. Their positions:", recipient=h.recipient_id, to=esc(h.to_department.name),
-        requester=h.requester_id, source=from_part, title=esc(h.title), when=slack_date(since)))]
+        requester=h.requester_id, source=source, title=title, when=slack_date(since)))]
     for side in (h.recipient_id, h.requester_id):
         latest = next((p for p in reversed(facts.proposals) if p.proposed_by == side and p.proposed_at >= since), None)
         if latest is not None:
             lines = [f"*<@{side}>*", *labels.terms(tr, h, latest)]
+        elif h.due_date is not None:
+            lines = [f"*<@{side}>*", _("Has not answered yet; asks for the current terms (due {due}).",
+                                       due=h.due_date.isoformat())]
         else:
-            due = h.due_date.isoformat() if h.due_date else _("no due date")
-            lines = [f"*<@{side}>*", _("Has not answered yet; asked for the work as sent (due {due}).",
-                                                         due=due)]
+            lines = [f"*<@{side}>*", _("Has not answered yet; asks for the current terms (no due date).")]
         blocks += sections("\n".join(lines))
     blocks.append(_status(tr, h))
-    return Message(_("Negotiation on {title} has stalled", title=esc(h.title)), blocks)
+    return Message(_("Negotiation on {title} has stalled", title=title), blocks)
 
 
 RENDERERS = {

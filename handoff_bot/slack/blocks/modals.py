@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from handoff_bot.departments.models import Department
-from handoff_bot.handoffs.models import Handoff, Priority, Proposal, ProposalKind, Question, QuestionKind, Relationship
+from handoff_bot.handoffs.models import (
+    Handoff,
+    HandoffState,
+    Priority,
+    Proposal,
+    ProposalKind,
+    Question,
+    QuestionKind,
+    Relationship,
+)
 from handoff_bot.handoffs.service import DETAILS_MAX, KEY_POINT_MAX, TITLE_MAX
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
@@ -22,6 +31,7 @@ from handoff_bot.slack.blocks.common import (
     plain,
     quote,
     section,
+    sections,
     text_input,
 )
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
@@ -181,8 +191,8 @@ def propose(tr: Translator, handoff: Handoff, latest: Proposal | None) -> dict[s
         "and say why. <@{requester}> accepts or answers with terms of their own.",
         title=esc(handoff.title), requester=handoff.requester_id))]
     if latest is not None and latest.outcome is None and latest.proposed_by == handoff.requester_id:
-        blocks.append(section(_("*<@{requester}> proposed:*", requester=handoff.requester_id) + "\n"
-                              + _terms(tr, handoff, latest)))
+        blocks += sections(_("*<@{requester}> proposed:*", requester=handoff.requester_id) + "\n"
+                           + _terms(tr, handoff, latest))
     kinds = [option(_("Propose a change"), ProposalKind.CHANGE.value, _("Another due date, a smaller scope")),
              option(_("Decline"), ProposalKind.DECLINE.value, _("You will not take this on"))]
     blocks += [
@@ -190,14 +200,15 @@ def propose(tr: Translator, handoff: Handoff, latest: Proposal | None) -> dict[s
         *_terms_inputs(tr, handoff),
     ]
     return modal(CallbackId.PROPOSE, _("Propose a change"), blocks, submit=_("Send"), close=_("Cancel"),
-                 metadata=metadata(h=handoff.id, p=latest.number if latest else 0))
+                 metadata=metadata(h=handoff.id, p=latest.number if latest else 0,
+                                   n=int(handoff.state is HandoffState.NEGOTIATING)))
 
 
 def counter(tr: Translator, handoff: Handoff, latest: Proposal) -> dict[str, Any]:
     """The requester answers the recipient's proposal with terms of their own."""
     _ = tr.gettext
     blocks: list[Block] = [
-        section(_("*<@{recipient}> proposed:*", recipient=handoff.recipient_id) + "\n" + _terms(tr, handoff, latest)),
+        *sections(_("*<@{recipient}> proposed:*", recipient=handoff.recipient_id) + "\n" + _terms(tr, handoff, latest)),
         section(_("Answer with the terms you can accept: another due date, what would change, or the original "
                   "terms and why they matter.")),
         *_terms_inputs(tr, handoff),

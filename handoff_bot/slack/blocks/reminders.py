@@ -17,7 +17,7 @@ from handoff_bot.slack.ids import ActionId
 S = HandoffState
 
 
-def _line(tr: Translator, item: dict[str, Any], h: Handoff) -> str:
+def _line(tr: Translator, item: dict[str, Any], h: Handoff, target: str) -> str:
     _ = tr.gettext
     kind = Item(item["k"])
     title, requester, recipient = esc(h.title), h.requester_id, h.recipient_id
@@ -72,6 +72,9 @@ def _line(tr: Translator, item: dict[str, Any], h: Handoff) -> str:
     if kind is Item.RATING_REMINDER:
         return _(":star: <@{recipient}> finished *{title}*. How well was it handled?", title=title,
                  recipient=recipient)
+    if target == requester:  # a negotiation waits on them
+        return _(":wave: <@{manager}> asks you to answer <@{recipient}>'s proposal on *{title}*.",
+                 manager=item.get("by", ""), recipient=recipient, title=title)
     return _(":wave: <@{manager}> asks you to act on *{title}* from <@{requester}>.", manager=item.get("by", ""),
              title=title, requester=requester)
 
@@ -111,7 +114,7 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
     for number, item in enumerate(items):
         h = handoffs[int(item["h"])]
         if applies(item["k"], h, target):
-            lines.append(_line(tr, item, h))
+            lines.append(_line(tr, item, h, target))
             blocks.append(section(lines[-1]))
             if item["k"] in (Item.ESCALATION, Item.REVIEW_ESCALATION, Item.OVERDUE_MANAGER):
                 blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),

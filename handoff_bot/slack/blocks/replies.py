@@ -33,8 +33,10 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
     if kind is Refusal.NOT_PARTY:
         return _("Only <@{requester}> and <@{recipient}> can do that.", requester=h.requester_id,
                  recipient=h.recipient_id)
-    if kind is Refusal.NOT_YOUR_TURN:
+    if kind is Refusal.NOT_YOUR_TURN and h.negotiation_turn:
         return _("You made the latest proposal; it is up to <@{person}> to answer it.", person=h.negotiation_turn)
+    if kind is Refusal.DATE_PASSED:
+        return _("The due date this proposal asks for has passed; answer it with another one.")
     if kind is Refusal.NOT_MANAGER:
         return _("Only managers of {department} can do that.", department=esc(h.department_name))
     if kind is Refusal.OWN_HANDOFF:
@@ -77,6 +79,7 @@ def field_error(tr: Translator, error: FieldError) -> str:
                                department=department),
         "past": lambda: _("The due date is in the past."),
         "invalid_date": lambda: _("This is not a date; pick one from the calendar."),
+        "too_far": lambda: _("Pick a date within {years} years.", **p),
         "not_a_rating": lambda: _("Pick a rating from 1 to 5."),
         "change_needed": lambda: _("Say what would change: a new due date, the scope, or both. To refuse the "
                                    "work, choose Decline."),

@@ -188,8 +188,12 @@ def register(app: App, ctx: SlackContext) -> None:
         terms = Terms(_enum(ProposalKind, form.choice(BlockId.PROPOSAL_KIND), ProposalKind.CHANGE),
                       form.text(BlockId.REASON), due if isinstance(due, date) else None, form.text(BlockId.SCOPE),
                       form.view_id)
-        make = handoffs.counter if answering else handoffs.propose
-        make(session, handoff_id, user_id, terms, ctx.clock.now(), directory=form.profiles, seen=seen)
+        if answering:
+            handoffs.counter(session, handoff_id, user_id, terms, ctx.clock.now(), directory=form.profiles, seen=seen)
+        else:
+            negotiating = form.number("n")
+            handoffs.propose(session, handoff_id, user_id, terms, ctx.clock.now(), directory=form.profiles, seen=seen,
+                             seen_negotiating=None if negotiating is None else bool(negotiating))
 
     on(CallbackId.NEW, new_handoff)
     on(CallbackId.PROPOSE, lambda session, form, user_id: offer(session, form, user_id, answering=False))
