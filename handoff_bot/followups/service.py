@@ -273,8 +273,11 @@ def _addressees(session: Session, handoff: Handoff, kind: K) -> list[tuple[str, 
 
 
 def requesting_managers(session: Session, handoff: Handoff) -> list[str]:
-    """The managers of the department the handoff came from (none when it came from no department)."""
-    return departments.managers(session, handoff.from_department_id) if handoff.from_department_id else []
+    """The managers of the department the handoff came from but the requester (a manager who is late is
+    not told about themselves); none when it came from no department."""
+    if handoff.from_department_id is None:
+        return []
+    return [m for m in departments.managers(session, handoff.from_department_id) if m != handoff.requester_id]
 
 
 def both_sides_managers(session: Session, handoff: Handoff) -> list[str]:

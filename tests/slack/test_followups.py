@@ -304,3 +304,13 @@ def test_review_reminders_go_on_when_the_requester_has_no_manager_to_tell(fast: 
     restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
     assert [tick(fast, timedelta(hours=1)) for _ in range(4)] == [1, 1, 1, 1]
     assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 4
+
+
+def test_a_requester_who_manages_their_department_is_reminded_not_escalated_to(fast: Bot) -> None:
+    with fast.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=fast.sales, user_id=REQUESTER, role=MemberRole.MANAGER))
+    send(fast)
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert [tick(fast, timedelta(hours=1)) for _ in range(4)] == [1, 1, 1, 1]
+    assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 4
+    assert not [m for m in fast.posts(REQUESTER) if "has not reviewed" in m["text"]]
