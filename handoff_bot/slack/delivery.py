@@ -56,6 +56,12 @@ GONE_HASH = "gone"
 CARDS = frozenset({NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST})
 
 
+def _card_still_due(handoff: Handoff, target: str) -> bool:
+    """Whether a new handoff's card (or intake post) is still to be posted to `target`: not once the handoff
+    is finished or given to someone else (say, a card that died and was retried later)."""
+    return handoff.is_open and (target == handoff.recipient_id or target == handoff.to_department.intake_channel)
+
+
 def _is_user(target: str) -> bool:
     return target[:1] in ("U", "W")
 
@@ -300,17 +306,16 @@ class Deliverer:
                 plan.append(self._post(message.target, rendered, rows))
             return plan
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
-        if handoff is None:
+        if handoff is None or (message.kind in CARDS and not _card_still_due(handoff, message.target)):
             return plan
         facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id),
                       handoffs.proposals(session, handoff.id))
         if message.kind is NoticeKind.REFRESH:
-            records = session.scalars(
+            records = list(session.scalars(
                 select(SlackMessage)
                 .where(SlackMessage.handoff_id == handoff.id, SlackMessage.content_hash != GONE_HASH)
                 .order_by(SlackMessage.id)
-            )
-            records = list(records)
+            ))
             facts.delivered = frozenset(r.target for r in records if r.kind in CARDS)
             for record in records:
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)

@@ -411,3 +411,18 @@ def test_a_dead_card_retried_later_updates_the_requesters_could_not_deliver_mess
     assert bot.last(RECIPIENT, "New handoff")
     assert "reached <@UREC> after all" in str(bot.now(told)["blocks"])
     assert bot.now(told)["text"] == "Delivered Prepare the Q3 invoice"
+
+
+def test_a_dead_card_retried_after_the_handoff_was_cancelled_is_not_posted(bot: Bot) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 500, times=bot.runtime.deliverer.max_attempts)
+    pump(bot)
+    told = bot.last(REQUESTER, "Could not deliver")
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    pump(bot)
+    with bot.runtime.db.transaction() as session:
+        assert retry_dead(session, None, bot.clock.now()) == 1
+    pump(bot)
+    assert not [m for m in bot.posts(RECIPIENT) if "New handoff" in m["text"]]  # a card for nothing to do
+    assert bot.now(told)["text"] == "Could not deliver Prepare the Q3 invoice"
+    assert all(m.state is OutboxState.SENT for m in outbox(bot))
