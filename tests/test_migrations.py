@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from handoff_bot.clock import FakeClock
 from handoff_bot.db import Database, alembic_config
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import ProposalKind
 from handoff_bot.models import Base
+from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
 from tests.conftest import StubDirectory, make_department
 
 
@@ -64,8 +67,16 @@ def test_going_down_keeps_the_handoffs_and_what_belongs_to_them(db: Database, cl
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT state FROM handoff")).scalar() == "sent"  # no longer negotiating
         assert conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'proposal'")).scalar() == 0
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET state = 'sent'"))
     db.upgrade()
     assert _counts(db)["key_point"] == 2
+    # Going up again, the messages of open handoffs are queued for an update (their cards get the new button).
+    with db.transaction() as session:
+        refreshes = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == NoticeKind.REFRESH,
+                                                                OutboxMessage.state == OutboxState.PENDING)).all()
+        assert [(m.handoff_id, m.target, m.params) for m in refreshes] == [(handoff_id, "UREQ", {})]
+        assert abs(refreshes[0].next_attempt_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
 
 
 def _counts(db: Database) -> dict[str, int]:

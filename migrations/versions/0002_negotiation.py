@@ -5,6 +5,7 @@ Revises: 0001
 Create Date: 2026-11-27 06:33:37.041400
 
 """
+from datetime import datetime, timezone
 from typing import Sequence, Union
 
 from alembic import op
@@ -46,6 +47,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('due_changed_at', sa.DateTime(), nullable=True))
 
     # ### end Alembic commands ###
+    # The messages of open handoffs are brought up to date by the outbox: their cards get the new
+    # "Propose a change / decline" button.
+    op.get_bind().execute(sa.text(
+        "INSERT INTO outbox (created_at, handoff_id, kind, target, params, state, attempts, next_attempt_at) "
+        "SELECT :now, id, 'refresh', requester_id, '{}', 'pending', 0, :now FROM handoff "
+        "WHERE state IN ('sent', 'restated', 'clarifying', 'confirmed')"),
+        {"now": datetime.now(timezone.utc).replace(tzinfo=None)})
 
 
 def downgrade() -> None:
