@@ -627,7 +627,7 @@ def _offer(session: Session, handoff_id: int, action: Action, actor_id: str, ter
         assert latest is not None
         latest.outcome, latest.decided_at = Outcome.COUNTERED, now
     else:
-        handoff.resume_state, handoff.negotiation_since = handoff.state, now
+        handoff.resume_state, handoff.negotiation_since, handoff.negotiated = handoff.state, now, True
         followups.pause_confirm_clock(session, handoff, now)
     proposal = Proposal(
         handoff_id=handoff.id, number=(latest.number if latest else 0) + 1, kind=terms.kind, proposed_by=actor_id,

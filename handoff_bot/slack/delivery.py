@@ -216,6 +216,7 @@ class Deliverer:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
             plan = self._plan(session, message, locales)
+            failed_before = message.last_error is not None
         done: list[tuple[_Call, dict[str, Any]]] = []
         try:
             for call in plan:
@@ -250,7 +251,7 @@ class Deliverer:
             self._record(message_id, done)
             self._retry(message_id, f"{type(error).__name__}: {error}", None)
             return 0
-        self._record(message_id, done, sent=True)
+        self._record(message_id, done, sent=True, failed_before=failed_before)
         if self.metrics is not None:
             self.metrics.count("delivered")
         return 1
@@ -309,7 +310,7 @@ class Deliverer:
         if handoff is None or (message.kind in CARDS and not _card_still_due(handoff, message.target)):
             return plan
         facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id),
-                      handoffs.proposals(session, handoff.id))
+                      handoffs.proposals(session, handoff.id) if handoff.negotiated else ())
         if message.kind is NoticeKind.REFRESH:
             records = list(session.scalars(
                 select(SlackMessage)
@@ -365,7 +366,8 @@ class Deliverer:
 
     # -- recording -------------------------------------------------------------------------
 
-    def _record(self, message_id: int, done: list[tuple[_Call, dict[str, Any]]], *, sent: bool = False) -> None:
+    def _record(self, message_id: int, done: list[tuple[_Call, dict[str, Any]]], *, sent: bool = False,
+                failed_before: bool = False) -> None:
         now = self.clock.now()
         with self.db.transaction() as session:
             for call, data in done:
@@ -385,7 +387,8 @@ class Deliverer:
             if sent:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
                     state=OutboxState.SENT, sent_at=now, lease_until=None, last_error=None))
-                self._delivered_after_all(session, done)
+                if failed_before:  # maybe dead once, and retried
+                    self._delivered_after_all(session, done)
 
     def _delivered_after_all(self, session: Session, done: list[tuple[_Call, dict[str, Any]]]) -> None:
         """A card that died and was retried (`outbox retry`) got through: the requester's "could not
