@@ -33,30 +33,37 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
 
 
 def _foreign_keys(connection: Connection, on: bool) -> None:
-    """SQLite: turn foreign keys on or off (only outside a transaction does the pragma take effect)."""
-    if connection.dialect.name == "sqlite" and not connection.in_transaction():
-        connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def _run(connection: Connection) -> None:
     # A batch migration on SQLite copies a table and drops the old one: with foreign keys on, the drop
     # would delete every row that refers to it (ON DELETE CASCADE), e.g. all key points of all handoffs.
-    _foreign_keys(connection, on=False)
+    # The pragma only takes effect outside a transaction.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        if connection.in_transaction():
+            raise RuntimeError("SQLite is migrated on a connection outside any transaction, so that its "
+                               "foreign keys can be turned off meanwhile")
+        _foreign_keys(connection, on=False)
     try:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            render_as_batch=sqlite,
             process_revision_directives=_skip_empty,
             compare_type=True,
             render_item=_render_item,
         )
         with context.begin_transaction():
             context.run_migrations()
-        if connection.in_transaction():
+        if sqlite and connection.in_transaction():
             connection.commit()
     finally:
-        _foreign_keys(connection, on=True)
+        if sqlite:
+            if connection.in_transaction():  # a migration failed: nothing of it stays
+                connection.rollback()
+            _foreign_keys(connection, on=True)
 
 
 if context.is_offline_mode():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -83,3 +84,18 @@ def _counts(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0
                 for t in ("handoff", "key_point", "handoff_event", "followup", "outbox")}
+
+
+def test_sqlite_is_not_migrated_inside_a_transaction_where_foreign_keys_cannot_be_turned_off(tmp_path: object) -> None:
+    database = Database(f"sqlite:///{tmp_path}/shared.db")
+    try:
+        database.upgrade()
+        with pytest.raises(RuntimeError, match="outside any transaction"), database.engine.begin() as conn:
+            cfg = alembic_config(database.url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        with database.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        database.dispose()

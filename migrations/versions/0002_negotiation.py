@@ -50,11 +50,11 @@ def upgrade() -> None:
     # ### end Alembic commands ###
     # The messages of open handoffs are brought up to date by the outbox: their cards get the new
     # "Propose a change / decline" button.
-    op.get_bind().execute(sa.text(
+    now = sa.bindparam("now", datetime.now(timezone.utc).replace(tzinfo=None), type_=sa.DateTime())
+    op.execute(sa.text(
         "INSERT INTO outbox (created_at, handoff_id, kind, target, params, state, attempts, next_attempt_at) "
         "SELECT :now, id, 'refresh', requester_id, '{}', 'pending', 0, :now FROM handoff "
-        "WHERE state IN ('sent', 'restated', 'clarifying', 'confirmed')"),
-        {"now": datetime.now(timezone.utc).replace(tzinfo=None)})
+        "WHERE state IN ('sent', 'restated', 'clarifying', 'confirmed')").bindparams(now))
 
 
 def downgrade() -> None:
