@@ -54,6 +54,8 @@ GONE = frozenset({"message_not_found", "channel_not_found", "is_archived"})
 GONE_HASH = "gone"
 # The notices that bring a new handoff to whoever receives it: when one dies, the requester is told.
 CARDS = frozenset({NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST})
+# The notices that tell a recipient the handoff is no longer theirs: only for one whose card reached them.
+ENDINGS = frozenset({NoticeKind.CANCELLED, NoticeKind.REASSIGNED})
 
 
 def _card_still_due(handoff: Handoff, target: str) -> bool:
@@ -307,8 +309,14 @@ class Deliverer:
                 plan.append(self._post(message.target, rendered, rows))
             return plan
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
-        if handoff is None or (message.kind in CARDS and not _card_still_due(handoff, message.target)):
+        if handoff is None:
             return plan
+        if message.kind in CARDS and not _card_still_due(handoff, message.target):
+            log.info("outbox %s: not posting a card for a handoff that moved on", message.id,
+                     extra={"handoff_id": handoff.id})
+            return plan
+        if message.kind in ENDINGS and not self._had_card(session, handoff.id, message.target):
+            return plan  # "cancelled" or "reassigned" about a handoff whose card never reached them
         facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id),
                       handoffs.proposals(session, handoff.id) if handoff.negotiated else ())
         if message.kind is NoticeKind.REFRESH:
@@ -347,6 +355,12 @@ class Deliverer:
             "channel": target, "text": rendered.text, "blocks": rendered.blocks,
             "unfurl_links": False, "unfurl_media": False,
         }, new_records=rows, content_hash=_hash(rendered))
+
+    @staticmethod
+    def _had_card(session: Session, handoff_id: int, target: str) -> bool:
+        return session.scalar(select(SlackMessage.id).where(
+            SlackMessage.handoff_id == handoff_id, SlackMessage.target == target,
+            SlackMessage.kind == NoticeKind.RECIPIENT_CARD).limit(1)) is not None
 
     @staticmethod
     def _load(session: Session, items: list[dict[str, Any]]) -> dict[int, Handoff]:

@@ -19,7 +19,7 @@ from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, retry_dead
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, submit_new
 from tests.slack_requests import Reply, radio_value, select_value, text_value, user_value
 from tests.slack_standin import Call, dm_channel
@@ -425,4 +425,22 @@ def test_a_dead_card_retried_after_the_handoff_was_cancelled_is_not_posted(bot: 
     pump(bot)
     assert not [m for m in bot.posts(RECIPIENT) if "New handoff" in m["text"]]  # a card for nothing to do
     assert bot.now(told)["text"] == "Could not deliver Prepare the Q3 invoice"
+    assert all(m.state is OutboxState.SENT for m in outbox(bot))
+
+
+@pytest.mark.parametrize("ending", ["cancel", "reassign"])
+def test_a_recipient_whose_card_never_arrived_hears_nothing_when_the_handoff_ends_for_them(
+        bot: Bot, ending: str) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 500, times=1)
+    bot.deliver()  # the card's first try fails; it waits for its retry
+    h = str(outbox(bot)[0].handoff_id)
+    if ending == "cancel":
+        assert bot.slack.block_action(REQUESTER, ActionId.CANCEL, h, channel_id="DREQ").status == 200
+    else:
+        assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, h, channel_id="DMGR").status == 200
+        assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+            BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
+    pump(bot)
+    assert bot.standin.messages(RECIPIENT) == []  # neither the card nor "cancelled" / "reassigned"
     assert all(m.state is OutboxState.SENT for m in outbox(bot))
