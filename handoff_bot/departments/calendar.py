@@ -31,7 +31,7 @@ def _holidays(country: str, year: int) -> holidays.HolidayBase:
         raise ValueError(f"no holiday calendar for country {country!r}") from error
 
 
-def _zone(tz: str | None) -> ZoneInfo:
+def zone_named(tz: str | None) -> ZoneInfo:
     """The named time zone, or UTC when the name is missing or unknown."""
     if not tz:
         return ZoneInfo("UTC")
@@ -62,7 +62,7 @@ class WorkingCalendar:
 
     def __init__(self, hours: WorkingHours, tz: str, country: str | None = None) -> None:
         self.hours = hours
-        self.zone = _zone(tz)
+        self.zone = zone_named(tz)
         self.country = country.strip().upper() if country and country.strip() else None
         if self.country:
             _holidays(self.country, date.today().year)  # fail now, not at the first follow-up

@@ -350,7 +350,7 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
         assert handoff.negotiation_since is not None
         enqueue(session, NoticeKind.STALLED, manager, now, handoff_id=handoff.id,
                 not_before=_their_working_moment(session, manager, handoff, now),
-                since=handoff.negotiation_since.isoformat())
+                since=handoff.negotiation_since.isoformat(), sides=[handoff.recipient_id, handoff.requester_id])
     return Pass(len(due), fired)
 
 

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff_bot.db import Base, str_enum
@@ -114,7 +114,7 @@ class Handoff(Base):
     negotiation_turn: Mapped[str | None] = mapped_column(String(32))
     resume_state: Mapped[HandoffState | None] = mapped_column(str_enum(HandoffState))
     due_changed_at: Mapped[datetime | None]  # the due date was last changed by agreement
-    negotiated: Mapped[bool] = mapped_column(default=False)  # it has had a proposal (its messages show them)
+    negotiated: Mapped[bool] = mapped_column(default=False, server_default=false())  # it has had a proposal
     source_view_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # the form it came from
     version: Mapped[int] = mapped_column(default=1)
 

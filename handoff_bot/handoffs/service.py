@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handoff_bot.departments import service as departments
+from handoff_bot.departments.calendar import zone_named
 from handoff_bot.departments.models import Department
 from handoff_bot.followups import service as followups
 from handoff_bot.handoffs import lifecycle
@@ -84,16 +84,12 @@ class Draft:
 
 def today(session: Session, user_id: str, now: datetime) -> date:
     """The date where a user is, by the time zone Slack last gave for them (UTC when unknown)."""
-    return now.astimezone(ZoneInfo(time_zone(session, user_id))).date()
+    return now.astimezone(zone_named(time_zone(session, user_id))).date()
 
 
 def _today(directory: Directory, user_id: str, now: datetime) -> date:
     profile = directory.profile(user_id)
-    try:
-        zone = ZoneInfo(profile.tz if profile else "UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone).date()
+    return now.astimezone(zone_named(profile.tz if profile else None)).date()
 
 
 def _check_length(errors: list[FieldError], name: str, value: str, limit: int) -> None:
@@ -104,7 +100,8 @@ def _check_length(errors: list[FieldError], name: str, value: str, limit: int) -
 def _check_due(errors: list[FieldError], name: str, due: date, today: date) -> None:
     if due < today:
         errors.append(FieldError(name, "past"))
-    elif due.year > today.year + DUE_YEARS_AHEAD:
+    elif due > today.replace(year=today.year + DUE_YEARS_AHEAD, day=min(today.day, 28)) + timedelta(
+            days=max(0, today.day - 28)):  # the same day so many years on (29 February: 1 March)
         errors.append(FieldError(name, "too_far", {"years": DUE_YEARS_AHEAD}))
 
 
@@ -581,7 +578,8 @@ def propose(session: Session, handoff_id: int, actor_id: str, terms: Terms, now:
     began), is out of date.
 
     Raises:
-        InvalidInput: no reason, nothing to change, a due date in the past, too long, or out of date.
+        InvalidInput: no reason, nothing to change, a due date in the past or more than 5 years ahead, too
+            long, or out of date.
         ActionRefused: not the recipient, not their turn, or the handoff is past negotiating.
     """
     return _offer(session, handoff_id, Action.PROPOSE, actor_id, terms, now, directory=directory, seen=seen,

@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handoff_bot.departments.models import DepartmentPerson, MemberRole
 from handoff_bot.handoffs.models import HandoffEvent, HandoffState, Proposal
+from handoff_bot.people import SlackUser
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
@@ -155,6 +156,7 @@ def test_an_accepted_decline_closes_the_handoff(bot: Bot) -> None:
     (terms("decline", reason="x" * 3001), BlockId.REASON, "Too long: 3001 characters"),
     (terms("change", due="2026-02-31", reason="Busy"), BlockId.NEW_DUE_DATE, "This is not a date"),
     (terms("change", due="9999-12-31", reason="Busy"), BlockId.NEW_DUE_DATE, "Pick a date within 5 years."),
+    (terms("change", due="2031-03-03", reason="Busy"), BlockId.NEW_DUE_DATE, "Pick a date within 5 years."),
 ])
 def test_a_proposal_form_with_a_mistake_is_answered_on_its_field_and_changes_nothing(
         bot: Bot, values: dict[str, Any], field: str, message: str) -> None:
@@ -364,3 +366,25 @@ def test_a_proposal_form_opened_to_answer_a_counter_is_out_of_date_once_the_coun
     reply = bot.slack.view_submission(RECIPIENT, left_open, terms("change", due="2026-03-16", reason="Later"))
     assert reply.json["errors"] == {BlockId.REASON: "This form is out of date; close it and open it again."}
     assert handoff(bot).state is HandoffState.SENT and len(proposals(bot)) == 2
+
+
+def test_a_side_whose_time_zone_slack_names_oddly_can_still_accept(bot: Bot) -> None:
+    card = send(bot)
+    with bot.runtime.db.transaction() as session:  # a zone this machine's time zone database does not know
+        session.execute(update(SlackUser).where(SlackUser.user_id == REQUESTER).values(tz="Mars/Olympus_Mons"))
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2031-03-02", reason="Much later"))
+    assert bot.click(REQUESTER, ActionId.AGREE, bot.last(REQUESTER, "proposes other terms")).status == 200
+    bot.deliver()
+    assert (handoff(bot).state, handoff(bot).due_date) == (HandoffState.SENT, date(2031, 3, 2))
+
+
+def test_a_stalled_negotiation_ended_by_a_reassignment_says_who_had_negotiated(both_managed: Bot) -> None:
+    bot = both_managed
+    offer(bot, RECIPIENT, send(bot), ActionId.PROPOSE, terms("decline", reason="Not ours"))
+    assert tick(bot, timedelta(hours=1)) == 1
+    stalled = bot.last(MANAGER, "has stalled")
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
+    bot.deliver()
+    assert "between <@UREC> and <@UREQ> is over" in str(bot.now(stalled)["blocks"])

@@ -10,6 +10,7 @@ from handoff_bot.handoffs.lifecycle import Snapshot
 from handoff_bot.handoffs.models import (
     Handoff,
     HandoffState,
+    Outcome,
     Priority,
     Proposal,
     ProposalKind,
@@ -141,7 +142,7 @@ def terms(tr: Translator, handoff: Handoff, proposal: Proposal, *, limit: int | 
         lines = []
         if proposal.due_date is not None:
             new = proposal.due_date.isoformat()
-            if handoff.due_date == proposal.due_date:  # accepted
+            if proposal.outcome is Outcome.ACCEPTED:
                 lines.append(_("*Due date:* {date}", date=new))
             elif handoff.due_date is None:
                 lines.append(_("*Due date:* {date} (none now)", date=new))

@@ -414,9 +414,9 @@ def stalled(tr: Translator, facts: Facts) -> Message:
     title = esc(h.title)
     since = datetime.fromisoformat(facts.params["since"])  # when the negotiation began
     if h.negotiation_since != since:  # over (and maybe another one begun, with a message of its own)
+        recipient, requester = facts.params.get("sides") or (h.recipient_id, h.requester_id)  # as they were
         text = _(":white_check_mark: The negotiation on *{title}* between <@{recipient}> and <@{requester}> is over. "
-                 "Now: {status}", title=title, recipient=h.recipient_id, requester=h.requester_id,
-                 status=labels.status(tr, h))
+                 "Now: {status}", title=title, recipient=recipient, requester=requester, status=labels.status(tr, h))
         return Message(_("The negotiation on {title} is over", title=title), [section(text)])
     source = esc(h.from_department.name) if h.from_department else _("no department")
     blocks: list[Block] = [section(_(
