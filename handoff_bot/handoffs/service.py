@@ -82,7 +82,7 @@ class Draft:
     source_view_id: str | None = None  # the Slack form submitted: submitting it again records nothing new
 
 
-def today(session: Session, user_id: str, now: datetime) -> date:
+def _date_of(session: Session, user_id: str, now: datetime) -> date:
     """The date where a user is, by the time zone Slack last gave for them (UTC when unknown)."""
     return now.astimezone(zone_named(time_zone(session, user_id))).date()
 
@@ -656,7 +656,7 @@ def agree(session: Session, handoff_id: int, number: int, actor_id: str, now: da
     proposal = latest_proposal(session, handoff.id)
     if proposal is None or proposal.number != number:
         raise ActionRefused(Refusal.STALE, handoff)
-    if proposal.due_date is not None and proposal.due_date < today(session, actor_id, now):
+    if proposal.due_date is not None and proposal.due_date < _date_of(session, actor_id, now):
         raise ActionRefused(Refusal.DATE_PASSED, handoff)
     proposal.outcome, proposal.decided_at = Outcome.ACCEPTED, now
     if proposal.kind is ProposalKind.DECLINE:
