@@ -342,6 +342,9 @@ class Deliverer:
                     }, record=record, content_hash=digest))
             return plan
         facts.params, facts.target = message.params, message.target
+        if message.kind is NoticeKind.RECEIPT and handoff.recipient_id is None:  # was the intake post delivered?
+            facts.delivered = frozenset(session.scalars(select(SlackMessage.target).where(
+                SlackMessage.handoff_id == handoff.id, SlackMessage.kind == NoticeKind.INTAKE_POST)))
         if not _is_user(message.target):
             tr = translator(locales.get(handoff.requester_id))
         rendered = render(message.kind, tr, facts)

@@ -307,6 +307,7 @@ def test_an_error_slack_will_repeat_kills_the_post_at_once(bot: Bot, dept: Calla
         N.INTAKE_POST, OutboxState.DEAD, 1, "channel_not_found")
     told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
     assert "<#legal-requests>" in told and "channel_not_found" in told
+    assert "it is not posted in <#legal-requests> yet" in str(bot.last(REQUESTER, "You handed off")["blocks"])
     assert Counter(kind for _, kind in posted(bot)) == {N.RECEIPT: 1, N.UNDELIVERED: 1}
 
 

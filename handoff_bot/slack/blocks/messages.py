@@ -163,8 +163,11 @@ def receipt(tr: Translator, facts: Facts) -> Message:
     if h.recipient_id:
         intro = _("You handed off *{title}* to <@{recipient}> in {department}.",
                   title=esc(h.title), recipient=h.recipient_id, department=esc(h.to_department.name))
-    else:
+    elif h.to_department.intake_channel in facts.delivered:
         intro = _("You handed off *{title}* to {department}; it was posted in <#{channel}> for someone to claim.",
+                  title=esc(h.title), department=esc(h.to_department.name), channel=h.to_department.intake_channel)
+    else:  # the post is not there (yet): see the message saying why
+        intro = _("You handed off *{title}* to {department}; it is not posted in <#{channel}> yet.",
                   title=esc(h.title), department=esc(h.to_department.name), channel=h.to_department.intake_channel)
     blocks = [section(intro), *_summary(tr, facts)]
     if h.is_open:
