@@ -200,7 +200,7 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
             text = _(":no_entry: <@{by}> declines *{title}*.", by=p.proposed_by, title=title)
         else:
             text = _(":handshake: <@{by}> proposes other terms for *{title}*:", by=p.proposed_by, title=title)
-        text += "\n" + "\n".join(labels.terms(tr, h, p, limit=600))  # whole in the DM
+        text += "\n" + labels.terms(tr, h, p, limit=600)  # whole in the DM
         buttons = negotiation_buttons(tr, h, p)
     else:
         text = _("<@{recipient}> marked *{title}* done. How well was it handled?", recipient=h.recipient_id,

@@ -128,8 +128,8 @@ def status(tr: Translator, handoff: Handoff | Snapshot) -> str:
     return state.value
 
 
-def terms(tr: Translator, handoff: Handoff, proposal: Proposal, *, limit: int | None = None) -> list[str]:
-    """What a proposal asks for and why, as mrkdwn lines; the user's text whole, or cut to `limit` characters
+def terms(tr: Translator, handoff: Handoff, proposal: Proposal, *, limit: int | None = None) -> str:
+    """What a proposal asks for and why, in mrkdwn lines; the user's text whole, or cut to `limit` characters
     each (where room is short)."""
     _ = tr.gettext
 
@@ -153,7 +153,7 @@ def terms(tr: Translator, handoff: Handoff, proposal: Proposal, *, limit: int | 
         if not lines:
             lines.append(_("*Keeps the terms as they are.*"))
     lines.append(_("*Why:*") + "\n" + shown(proposal.reason))
-    return lines
+    return "\n".join(lines)
 
 
 def stars(rating: int) -> str:

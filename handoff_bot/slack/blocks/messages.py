@@ -358,7 +358,7 @@ def proposal(tr: Translator, facts: Facts) -> Message:
         intro = _(":handshake: <@{by}> answers your proposal on *{title}*:", by=by, title=title)
     else:
         intro = _(":handshake: <@{by}> proposes a change to *{title}*:", by=by, title=title)
-    blocks: list[Block] = [section(intro), *sections("\n".join(labels.terms(tr, h, p)))]
+    blocks: list[Block] = [section(intro), *sections(labels.terms(tr, h, p))]
     if h.state is S.NEGOTIATING and p.outcome is None and h.negotiation_turn == facts.target:
         blocks.append(actions(BlockId.ACTIONS, *negotiation_buttons(tr, h, p)))
     elif p.outcome is Outcome.ACCEPTED:
@@ -405,7 +405,7 @@ def agreed(tr: Translator, facts: Facts) -> Message:
                  title=title)
     else:
         text = _(":white_check_mark: <@{other}> accepted your proposal on *{title}*.", other=other, title=title)
-    blocks: list[Block] = [section(text), *sections("\n".join(labels.terms(tr, h, p))), _status(tr, h)]
+    blocks: list[Block] = [section(text), *sections(labels.terms(tr, h, p)), _status(tr, h)]
     return Message(_("<@{other}> accepted your proposal on {title}", other=other, title=title), blocks)
 
 
@@ -429,7 +429,7 @@ def stalled(tr: Translator, facts: Facts) -> Message:
     for side in (h.recipient_id, h.requester_id):
         latest = next((p for p in reversed(facts.proposals) if p.proposed_by == side and p.proposed_at >= since), None)
         if latest is not None:
-            lines = [f"*<@{side}>*", *labels.terms(tr, h, latest)]
+            lines = [f"*<@{side}>*", labels.terms(tr, h, latest)]
         elif h.due_date is not None:
             lines = [f"*<@{side}>*", _("Has not answered yet; asks for the current terms (due {due}).",
                                        due=h.due_date.isoformat())]

@@ -192,7 +192,7 @@ def propose(tr: Translator, handoff: Handoff, latest: Proposal | None) -> dict[s
         title=esc(handoff.title), requester=handoff.requester_id))]
     if latest is not None and latest.outcome is None and latest.proposed_by == handoff.requester_id:
         blocks += sections(_("*<@{requester}> proposed:*", requester=handoff.requester_id) + "\n"
-                           + _terms(tr, handoff, latest))
+                           + labels.terms(tr, handoff, latest))
     kinds = [option(_("Propose a change"), ProposalKind.CHANGE.value, _("Another due date, a smaller scope")),
              option(_("Decline"), ProposalKind.DECLINE.value, _("You will not take this on"))]
     blocks += [
@@ -208,7 +208,8 @@ def counter(tr: Translator, handoff: Handoff, latest: Proposal) -> dict[str, Any
     """The requester answers the recipient's proposal with terms of their own."""
     _ = tr.gettext
     blocks: list[Block] = [
-        *sections(_("*<@{recipient}> proposed:*", recipient=handoff.recipient_id) + "\n" + _terms(tr, handoff, latest)),
+        *sections(_("*<@{recipient}> proposed:*", recipient=handoff.recipient_id) + "\n"
+                  + labels.terms(tr, handoff, latest)),
         section(_("Answer with the terms you can accept: another due date, what would change, or the original "
                   "terms and why they matter.")),
         *_terms_inputs(tr, handoff),
@@ -228,8 +229,3 @@ def _terms_inputs(tr: Translator, handoff: Handoff) -> list[Block]:
             optional=True),
         input_block(BlockId.REASON, _("Why"), text_input(multiline=True, max_length=DETAILS_MAX)),
     ]
-
-
-def _terms(tr: Translator, handoff: Handoff, proposal: Proposal) -> str:
-    """A proposal's terms as mrkdwn lines: what it asks for and why."""
-    return "\n".join(labels.terms(tr, handoff, proposal))
