@@ -315,7 +315,7 @@ class Deliverer:
             log.info("outbox %s: not posting a card for a handoff that moved on", message.id,
                      extra={"handoff_id": handoff.id})
             return plan
-        if message.kind in ENDINGS and not self._had_card(session, handoff.id, message.target):
+        if message.kind in ENDINGS and message.target not in self._cards_posted(session, handoff.id):
             return plan  # "cancelled" or "reassigned" about a handoff whose card never reached them
         facts = Facts(handoff, handoffs.rounds(session, handoff.id), handoffs.questions(session, handoff.id),
                       handoffs.proposals(session, handoff.id) if handoff.negotiated else ())
@@ -343,8 +343,7 @@ class Deliverer:
             return plan
         facts.params, facts.target = message.params, message.target
         if message.kind is NoticeKind.RECEIPT and handoff.recipient_id is None:  # was the intake post delivered?
-            facts.delivered = frozenset(session.scalars(select(SlackMessage.target).where(
-                SlackMessage.handoff_id == handoff.id, SlackMessage.kind == NoticeKind.INTAKE_POST)))
+            facts.delivered = self._cards_posted(session, handoff.id)
         if not _is_user(message.target):
             tr = translator(locales.get(handoff.requester_id))
         rendered = render(message.kind, tr, facts)
@@ -360,10 +359,10 @@ class Deliverer:
         }, new_records=rows, content_hash=_hash(rendered))
 
     @staticmethod
-    def _had_card(session: Session, handoff_id: int, target: str) -> bool:
-        return session.scalar(select(SlackMessage.id).where(
-            SlackMessage.handoff_id == handoff_id, SlackMessage.target == target,
-            SlackMessage.kind == NoticeKind.RECIPIENT_CARD).limit(1)) is not None
+    def _cards_posted(session: Session, handoff_id: int) -> frozenset[str]:
+        """Where the handoff's card or intake post has been posted (users and channels)."""
+        return frozenset(session.scalars(select(SlackMessage.target).where(
+            SlackMessage.handoff_id == handoff_id, SlackMessage.kind.in_(CARDS))))
 
     @staticmethod
     def _load(session: Session, items: list[dict[str, Any]]) -> dict[int, Handoff]:
