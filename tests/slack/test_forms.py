@@ -18,6 +18,7 @@ from handoff_bot.handoffs.models import Handoff
 from handoff_bot.handoffs.service import Draft
 from handoff_bot.people import Profile
 from handoff_bot.slack.ids import BlockId
+from tests.conftest import START
 from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import open_new_form, submit_new
 
@@ -178,3 +179,18 @@ def test_one_form_submitted_twice_at_the_same_moment_records_one_handoff_and_bot
     assert ids[0] == ids[1]
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Handoff)) == 1
+
+
+def test_every_department_can_be_chosen_when_there_are_more_than_a_select_holds(bot: Bot) -> None:
+    with bot.runtime.db.transaction() as session:
+        session.add_all(Department(name=f"Team {n:03}", intake_channel="C0TEAMS", updated_at=START) for n in range(250))
+    view = open_new_form(bot)
+    element = next(b for b in view["blocks"] if b["block_id"] == BlockId.DEPARTMENT)["element"]
+    groups = element["option_groups"]  # Slack takes at most 100 options in a list; the stand-in checks the limits
+    offered = [o["text"]["text"] for group in groups for o in group["options"]]
+    assert len(offered) == 252 and "Finance" in offered and "Team 249" in offered
+    assert len(groups) == 3 and groups[0]["label"]["text"] == "Finance – Team 081"
+    last = next(o["value"] for group in groups for o in group["options"] if o["text"]["text"] == "Team 249")
+    assert submit_new(bot, view, department=last, title="Reach the last team").status == 200
+    with bot.runtime.db.transaction() as session:
+        assert session.scalars(select(Handoff)).one().to_department.name == "Team 249"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ from handoff_bot.slack.blocks.common import (
 )
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 
+SELECT_MAX = 100  # options in a select, and option groups in one
+
 
 def metadata(**values: Any) -> str:
     return json.dumps(values, separators=(",", ":"))
@@ -49,11 +52,22 @@ def _radio(options: list[dict[str, Any]], initial: str | None = None) -> dict[st
 
 
 def _department_select(tr: Translator, departments: Sequence[Department]) -> dict[str, Any]:
-    return {
-        "type": "static_select", "action_id": ActionId.INPUT,
-        "placeholder": plain(tr.gettext("Choose a department"), 150),
-        "options": [option(d.name, str(d.id)) for d in departments[:100]],
-    }
+    """Every department: a list of up to 100 (Slack's limit for a select), beyond that in groups
+    of consecutive names (up to 100 groups of 100), each labelled with its first and last name."""
+    element: dict[str, Any] = {"type": "static_select", "action_id": ActionId.INPUT,
+                               "placeholder": plain(tr.gettext("Choose a department"), 150)}
+    if len(departments) <= SELECT_MAX:
+        element["options"] = [option(d.name, str(d.id)) for d in departments]
+        return element
+    listed = departments[:SELECT_MAX * SELECT_MAX]
+    size = math.ceil(len(listed) / math.ceil(len(listed) / SELECT_MAX))  # groups as even as possible
+    groups = [listed[start:start + size] for start in range(0, len(listed), size)]
+    element["option_groups"] = [
+        {"label": plain(f"{cut(group[0].name, 36)} – {cut(group[-1].name, 36)}", 75),
+         "options": [option(d.name, str(d.id)) for d in group]}
+        for group in groups
+    ]
+    return element
 
 
 def new_handoff(
