@@ -311,7 +311,10 @@ class Deliverer:
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is None:
             return plan
-        if message.kind in CARDS and not _card_still_due(handoff, message.target):
+        target = message.target
+        if message.kind is NoticeKind.INTAKE_POST and handoff.to_department.intake_channel:
+            target = handoff.to_department.intake_channel  # where it is now, if an import changed it meanwhile
+        if message.kind in CARDS and not _card_still_due(handoff, target):
             log.info("outbox %s: not posting a card for a handoff that moved on", message.id,
                      extra={"handoff_id": handoff.id})
             return plan
@@ -341,14 +344,14 @@ class Deliverer:
                         "blocks": rendered.blocks,
                     }, record=record, content_hash=digest))
             return plan
-        facts.params, facts.target = message.params, message.target
+        facts.params, facts.target = message.params, target
         if message.kind is NoticeKind.RECEIPT and handoff.recipient_id is None:  # was the intake post delivered?
             facts.delivered = self._cards_posted(session, handoff.id)
-        if not _is_user(message.target):
+        if not _is_user(target):
             tr = translator(locales.get(handoff.requester_id))
         rendered = render(message.kind, tr, facts)
-        plan.append(self._post(message.target, rendered, [
-            {"handoff_id": handoff.id, "kind": message.kind, "target": message.target, "params": message.params}]))
+        plan.append(self._post(target, rendered, [
+            {"handoff_id": handoff.id, "kind": message.kind, "target": target, "params": message.params}]))
         return plan
 
     @staticmethod

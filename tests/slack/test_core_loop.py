@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.models import Handoff, HandoffEvent, HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import INTAKE, MEMBER, RECIPIENT, REQUESTER, Bot
@@ -168,6 +169,20 @@ def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> N
     post_now = bot.last(INTAKE, "New handoff for Finance")
     assert buttons(post_now) == [] and f"Claimed by <@{MEMBER}>" in str(post_now["blocks"])
     assert buttons(bot.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
+
+
+def test_an_intake_post_waiting_when_the_intake_channel_changes_goes_to_the_new_channel(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot))
+    with bot.runtime.db.transaction() as session:  # an import moves Finance's intake before the post goes out
+        session.get(Department, bot.finance).intake_channel = "C0NEWINTAKE"
+    bot.deliver()
+    assert not bot.posts(INTAKE)
+    post = bot.last("C0NEWINTAKE", "New handoff for Finance")
+    assert "it was posted in <#C0NEWINTAKE>" in str(bot.last(REQUESTER, "You handed off")["blocks"])
+    assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
+    bot.deliver()
+    assert handoff(bot).recipient_id == MEMBER
+    assert f"Claimed by <@{MEMBER}>" in str(bot.last("C0NEWINTAKE", "New handoff for Finance")["blocks"])
 
 
 def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:
