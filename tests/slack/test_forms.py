@@ -93,6 +93,17 @@ def test_slash_text_fills_the_form_without_pinging_anyone(bot: Bot) -> None:
     assert user == RECIPIENT
 
 
+def test_slash_text_keeps_what_the_user_typed_and_the_card_shows_it_once(bot: Bot) -> None:
+    # Slack sends "R&D budget <draft> for @team" as entities and markup
+    form = open_new_form(bot, "R&amp;D budget &lt;draft&gt; &amp;amp; for <!subteam^S0TEAM|@team>")
+    title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)["element"]["initial_value"]
+    assert title == "R&D budget <draft> &amp; for @team"
+    assert submit_new(bot, form, recipient=RECIPIENT, title=title).text == ""
+    bot.deliver()
+    card = bot.last(RECIPIENT, "New handoff")
+    assert "R&amp;D budget &lt;draft&gt; &amp;amp; for @team" in str(card["blocks"])  # escaped once, shown as typed
+
+
 def test_help_and_list_answer_privately(bot: Bot) -> None:
     reply = bot.slack.command(REQUESTER, "help")
     assert reply.status == 200 and reply.json["response_type"] == "ephemeral"

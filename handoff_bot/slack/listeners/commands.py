@@ -34,8 +34,10 @@ def parse_text(text: str) -> tuple[str, str | None]:
     recipient = mention.group(1) if mention else None
     title = MENTION.sub("", text)
     title = CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), title)
-    title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)), title)
+    title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)).removeprefix("@"), title)  # <!subteam^S1|@team>
     title = LINK.sub(lambda m: m.group(2) or m.group(1), title)
+    # Slack sends &, < and > typed by the user as entities; the title is kept as typed.
+    title = title.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return clean(title)[: handoffs.TITLE_MAX], recipient  # cleaned as it will be stored
 
 
