@@ -156,6 +156,41 @@ def test_questions_are_answered_from_the_dm_and_kept_on_the_handoff(bot: Bot) ->
     assert "Do you need EUR or USD?" in card_now and "EUR" in card_now
 
 
+def test_long_restatements_questions_and_answers_are_shown_whole(bot: Bot) -> None:
+    """Forms take 3,000 characters; a section shows at most 3,000 (escaped and quoted): the text goes on
+    in the next section rather than being cut."""
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, key_points="Totals per region")
+    bot.deliver()
+    card = bot.last(RECIPIENT, "New handoff")
+    restate(bot, card, ["R&D " * 748 + "FINAL"], count=1)
+    review = bot.last(REQUESTER, "restated")
+    shown = "".join(b["text"]["text"] for b in review["blocks"] if b["type"] == "section")
+    assert shown.count("R&amp;D") == 748 and shown.endswith("FINAL")
+
+    assert bot.click(RECIPIENT, ActionId.ASK, card).status == 200
+    assert bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("open")},
+        BlockId.QUESTION: {"value": text_value("Which? " * 427 + "END?")}}).text == ""
+    bot.deliver()
+    question = bot.last(REQUESTER, "asks about")
+    assert "END?" in str(question["blocks"])
+    assert bot.click(REQUESTER, ActionId.ANSWER, question).status == 200
+    assert "END?" in str(bot.wait_view(CallbackId.ANSWER)["blocks"])
+    assert bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
+        BlockId.ANSWER: {"value": text_value("That one. " * 299 + "DONE")}}).text == ""
+    bot.deliver()
+    assert "DONE" in str(bot.last(RECIPIENT, "answered")["blocks"])
+    assert "DONE" in str(bot.last(REQUESTER, "asks about")["blocks"])
+
+
+def test_ten_restatements_of_nothing_but_ampersands_still_make_a_message_slack_takes(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, key_points="\n".join(f"Point {i}" for i in range(10)))
+    bot.deliver()
+    restate(bot, bot.last(RECIPIENT, "New handoff"), ["&" * 3000] * 10, count=1)
+    review = bot.last(REQUESTER, "restated")  # the stand-in refuses a message over Slack's limits
+    assert len(review["blocks"]) <= 50 and buttons(review) == [ActionId.ACCEPT, ActionId.CLARIFY]
+
+
 def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot))
     bot.deliver()

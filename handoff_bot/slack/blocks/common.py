@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 Block = dict[str, Any]
+MESSAGE_BLOCKS = 50  # Slack's limit for one message (a modal or the Home tab: 100)
 
 
 def esc(text: str | None) -> str:

@@ -20,11 +20,21 @@ from datetime import timedelta
 
 from handoff_bot.digests.service import DepartmentDigest, Digest, Figures, Item, Listing, Pair, zone_of
 from handoff_bot.i18n import Translator
-from handoff_bot.slack.blocks.common import Block, context, cut, divider, esc, mrkdwn, plain, section, slack_date
+from handoff_bot.slack.blocks.common import (
+    MESSAGE_BLOCKS,
+    Block,
+    context,
+    cut,
+    divider,
+    esc,
+    mrkdwn,
+    plain,
+    section,
+    slack_date,
+)
 from handoff_bot.slack.blocks.labels import stars
 from handoff_bot.slack.blocks.messages import Message
 
-BLOCKS_MAX = 50
 SECTION_MAX = 3000
 TITLE_MAX = 80
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -302,9 +312,9 @@ def messages(tr: Translator, digest: Digest) -> list[Message]:
     batches: list[list[Block]] = [[]]
     for group in _groups(tr, digest):
         blocks = [_block(p) for p in group]
-        if batches[-1] and len(batches[-1]) + len(blocks) > BLOCKS_MAX:
+        if batches[-1] and len(batches[-1]) + len(blocks) > MESSAGE_BLOCKS:
             batches.append([])
-        batches[-1].extend(blocks[:BLOCKS_MAX])
+        batches[-1].extend(blocks[:MESSAGE_BLOCKS])
     if batches[-1] and batches[-1][-1]["type"] == "divider":
         batches[-1].pop()
     title = _title_of(tr, digest)

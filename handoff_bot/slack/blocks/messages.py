@@ -26,6 +26,7 @@ from handoff_bot.i18n import Translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.slack.blocks import labels
 from handoff_bot.slack.blocks.common import (
+    MESSAGE_BLOCKS,
     Block,
     actions,
     button,
@@ -193,10 +194,10 @@ def review(tr: Translator, facts: Facts) -> Message:
         "<@{recipient}> restated the key points of *{title}* in their own words (round {round}). "
         "Is that what you meant?", recipient=h.recipient_id, title=esc(h.title), round=number))]
     restatements = rnd.restatements if rnd else []
+    room = max(1, (MESSAGE_BLOCKS - 3) // max(1, len(restatements)))  # sections each point may take
     for point, restated in zip(h.key_points, restatements, strict=False):
-        blocks.append(section(
-            _("*{number}. {point}*", number=point.position, point=esc(point.text)) + "\n" + quote(cut(restated, 2500))
-        ))
+        blocks += sections(_("*{number}. {point}*", number=point.position, point=esc(point.text)) + "\n"
+                           + quote(restated))[:room]
     if h.state is S.RESTATED and h.rounds == number:
         value = f"{h.id}:{number}"
         blocks.append(actions(
@@ -223,7 +224,7 @@ def clarification(tr: Translator, facts: Facts) -> Message:
     blocks = [
         section(_("<@{requester}> says your understanding of *{title}* differs (round {round}):",
                   requester=h.requester_id, title=esc(h.title), round=number)),
-        section(quote(cut(rnd.clarification if rnd and rnd.clarification else "", 2800))),
+        *sections(quote(rnd.clarification if rnd and rnd.clarification else "")),
     ]
     if h.state is S.CLARIFYING and h.rounds == number:
         blocks.append(actions(BlockId.ACTIONS, button(_("Restate again"), ActionId.CONFIRM_UNDERSTANDING,
@@ -257,10 +258,10 @@ def question(tr: Translator, facts: Facts) -> Message:
     blocks = [
         section(_("<@{asker}> asks about *{title}* ({kind}):", asker=q.asked_by, title=esc(h.title),
                   kind=labels.question_kind(tr, q.kind))),
-        section(quote(cut(q.text, 2800))),
+        *sections(quote(q.text)),
     ]
     if q.answer:
-        blocks.append(section(_("*Your answer*") + "\n" + quote(cut(q.answer, 2800))))
+        blocks += sections(_("*Your answer*") + "\n" + quote(q.answer))
     elif h.is_open:
         blocks.append(actions(BlockId.ACTIONS, button(_("Answer"), ActionId.ANSWER, str(q.id), style="primary")))
     else:
@@ -277,7 +278,7 @@ def answer(tr: Translator, facts: Facts) -> Message:
     blocks = [
         section(_("<@{requester}> answered your question about *{title}*:", requester=h.requester_id,
                   title=esc(h.title))),
-        section(_("*Q*: {text}", text=esc(cut(q.text, 1000))) + "\n" + quote(cut(q.answer or "", 1800))),
+        *sections(_("*Q*: {text}", text=esc(cut(q.text, 1000))) + "\n" + quote(q.answer)),
     ]
     return Message(_("<@{requester}> answered your question about {title}", requester=h.requester_id,
                      title=esc(h.title)), blocks)
@@ -304,7 +305,7 @@ def rated(tr: Translator, facts: Facts) -> Message:
     blocks = [section(_("<@{requester}> rated *{title}* {stars} {rating}/5", requester=h.requester_id,
                         title=esc(h.title), stars=labels.stars(rating), rating=rating))]
     if h.rating_comment:
-        blocks.append(section(quote(cut(h.rating_comment, 2800))))
+        blocks += sections(quote(h.rating_comment))
     return Message(_("<@{requester}> rated {title} {rating}/5", requester=h.requester_id, title=esc(h.title),
                      rating=rating), blocks)
 

@@ -120,8 +120,8 @@ def restate(tr: Translator, handoff: Handoff, clarification: str | None) -> dict
         "*{title}* from <@{requester}>. Restate each key point in your own words, so you both know "
         "you mean the same thing.", title=esc(handoff.title), requester=handoff.requester_id))]
     if clarification:
-        blocks.append(section(_("*<@{requester}> clarified:*", requester=handoff.requester_id) + "\n"
-                              + quote(cut(clarification, 2500))))
+        blocks += sections(_("*<@{requester}> clarified:*", requester=handoff.requester_id) + "\n"
+                           + quote(clarification))
     for point in handoff.key_points:
         blocks.append(input_block(
             BlockId.point(point.position), f"{point.position}. {point.text}",
@@ -158,8 +158,8 @@ def ask(tr: Translator, handoff: Handoff) -> dict[str, Any]:
 def answer(tr: Translator, handoff: Handoff, question: Question) -> dict[str, Any]:
     _ = tr.gettext
     blocks = [
-        section(_("<@{asker}> asks about *{title}* ({kind}):", asker=question.asked_by, title=esc(handoff.title),
-                  kind=labels.question_kind(tr, question.kind)) + "\n" + quote(cut(question.text, 2500))),
+        *sections(_("<@{asker}> asks about *{title}* ({kind}):", asker=question.asked_by, title=esc(handoff.title),
+                    kind=labels.question_kind(tr, question.kind)) + "\n" + quote(question.text)),
         input_block(BlockId.ANSWER, _("Your answer"), text_input(multiline=True, max_length=DETAILS_MAX)),
     ]
     return modal(CallbackId.ANSWER, _("Answer"), blocks, submit=_("Send"), close=_("Cancel"),
