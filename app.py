@@ -9,7 +9,7 @@ import sys
 from alembic.util import CommandError
 from dotenv import find_dotenv, load_dotenv
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from handoff_bot.config import ConfigError, Settings
 from handoff_bot.db import shown_url
@@ -33,7 +33,7 @@ def main() -> int:
     except ConfigFileError as error:
         print(f"handoff: {settings.handoff_config} is not valid:\n{error}", file=sys.stderr)
         return 2
-    except OperationalError as error:
+    except DatabaseError as error:  # cannot connect, or the file is not a database
         print(f"handoff: Cannot use the database {shown_url(settings.database_url)}: {error.orig}", file=sys.stderr)
         return 1
     except CommandError as error:

@@ -17,7 +17,7 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
 from dotenv import find_dotenv, load_dotenv
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import ConfigError, Settings
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArgumentError as exc:
         return _fail(f"DATABASE_URL is not a database URL like sqlite:///handoff.db or "
                      f"postgresql+psycopg://user:password@host/dbname ({exc}).")
-    except OperationalError as exc:
+    except DatabaseError as exc:  # cannot connect, or the file is not a database
         return _fail(f"Cannot use the database {shown_url(settings.database_url)}: {exc.orig}", status=1)
     except NoDatabase as exc:
         return _fail(str(exc))

@@ -233,6 +233,17 @@ def test_an_unreachable_database_is_a_clear_error(cli: Run, tmp_path: Path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["departments", "list"], ["outbox", "list"]])
+def test_a_file_that_is_not_a_database_is_a_clear_error_and_stays_as_it_was(cli: Run, tmp_path: Path,
+                                                                             args: list[str]):
+    notes = tmp_path / write(tmp_path, "notes.db", "shopping list\n")
+    result = cli(*args, database=f"sqlite:///{notes}")
+
+    assert result.returncode == 1
+    assert result.stderr == f"Cannot use the database sqlite:///{notes}: file is not a database\n"
+    assert notes.read_text() == "shopping list\n"
+
+
 def test_database_url_comes_from_dotenv_unless_already_set(cli: Run, tmp_path: Path):
     write(tmp_path, ".env", "DATABASE_URL=sqlite:///from-dotenv.db\n")
 
