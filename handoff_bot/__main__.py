@@ -8,6 +8,7 @@ To add a command, write its `_add_…(commands)` function and call it from `buil
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -340,12 +341,21 @@ def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
         args: the parsed command line; `args.ids` the notices to retry.
         settings: where the database is.
     """
-    from handoff_bot.outbox import service as outbox
+    from sqlalchemy import select
 
+    from handoff_bot.outbox import service as outbox
+    from handoff_bot.outbox.models import OutboxMessage
+
+    wanted = sorted(set(args.ids))
     with _migrated(settings) as database, database.transaction() as session:
-        count = outbox.retry_dead(session, args.ids or None, SystemClock().now())
-    if args.ids and count < len(set(args.ids)):
-        print(f"{count} of {len(set(args.ids))} notices requeued; the others are not dead (see `outbox list`).")
+        known = set(session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(wanted)))) if wanted else set()
+        count = outbox.retry_dead(session, wanted or None, SystemClock().now())
+    if wanted and count < len(wanted):
+        missing = [str(i) for i in wanted if i not in known]
+        why = [f"no notice has the id {', '.join(missing)}"] if missing else []
+        if count < len(known):
+            why.append(f"{len(known) - count} {'is' if len(known) - count == 1 else 'are'} not dead")
+        print(f"{count} of {len(wanted)} notices requeued; {'; '.join(why)} (see `outbox list --all`).")
         return 2 if count == 0 else 0
     print(f"{count} dead notices requeued; a running app delivers them within seconds.")
     return 0
@@ -387,4 +397,10 @@ def _fail(message: str, status: int = 2) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`… | head`): what it read is all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as Python's docs advise
+        status = 1
+    raise SystemExit(status)

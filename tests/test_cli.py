@@ -244,6 +244,20 @@ def test_a_file_that_is_not_a_database_is_a_clear_error_and_stays_as_it_was(cli:
     assert notes.read_text() == "shopping list\n"
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(cli: Run, tmp_path: Path, database_url: str):
+    names = "".join(f"  - name: Department {n:04} of the company with a long name\n" for n in range(1000))
+    assert cli("departments", "import", write(tmp_path, "many.yml", "departments:\n" + names)).returncode == 0
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with subprocess.Popen([sys.executable, "-m", "handoff_bot", "departments", "list"], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as listing:  # as `… | head -1`
+        assert listing.stdout is not None and listing.stderr is not None
+        assert listing.stdout.readline().startswith(b"NAME")
+        listing.stdout.close()
+        assert listing.wait(timeout=60) == 1
+        assert listing.stderr.read() == b""
+
+
 def test_database_url_comes_from_dotenv_unless_already_set(cli: Run, tmp_path: Path):
     write(tmp_path, ".env", "DATABASE_URL=sqlite:///from-dotenv.db\n")
 
