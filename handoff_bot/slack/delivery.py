@@ -376,7 +376,7 @@ class Deliverer:
         params = message.params
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if params.get("refusal"):
-            text = refusal_text(tr, params["refusal"], handoff)
+            text = refusal_text(tr, params["refusal"], handoff, message.target)
         else:
             text = tr.gettext(params["text"]) if params.get("text") else ""
         if params.get("channel"):

@@ -352,7 +352,7 @@ class Rule:
 RULES = [
     Rule(ActionId.CLAIM, "intake", frozenset({"member", "manager"}), ONLY_MEMBERS,
          refusals={"requester": "You asked for this handoff; someone in Finance has to claim it.",
-                   "recipient": f"<@{RECIPIENT}> already claimed this handoff."},
+                   "recipient": "You already claimed this handoff; its card is in your direct messages with Handoff."},
          # Unassigned, nobody is the recipient yet: the recipient's claim is a click on a handoff they hold.
          states={"recipient": "sent"}),
     Rule(ActionId.CONFIRM_UNDERSTANDING, "sent", frozenset({"recipient"}), ONLY_RECIPIENT,

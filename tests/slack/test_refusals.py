@@ -117,6 +117,9 @@ def test_claim_is_for_members_of_the_department_only_and_only_once(bot: Bot) -> 
     refused(bot, MEMBER, lambda: bot.slack.block_action(
         MEMBER, ActionId.CLAIM, str(handoff(bot).id), channel_id=INTAKE, message_ts=post["ts"]),
         f"<@{MANAGER}> already claimed")
+    refused(bot, MANAGER, lambda: bot.slack.block_action(  # the claimer's second click, before the post changed
+        MANAGER, ActionId.CLAIM, str(handoff(bot).id), channel_id=INTAKE, message_ts=post["ts"]),
+        "You already claimed this handoff")
     assert handoff(bot).recipient_id == MANAGER
 
 

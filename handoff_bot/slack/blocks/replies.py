@@ -15,8 +15,8 @@ from handoff_bot.slack.blocks import labels
 from handoff_bot.slack.blocks.common import Block, context, cut, esc, section, sections
 
 
-def refusal(tr: Translator, error: ActionRefused) -> str:
-    """Why a click or submission changed nothing, in one sentence (mrkdwn)."""
+def refusal(tr: Translator, error: ActionRefused, viewer: str | None = None) -> str:
+    """Why a click or submission by `viewer` changed nothing, in one sentence (mrkdwn)."""
     _ = tr.gettext
     h = error.handoff
     kind = error.refusal
@@ -44,6 +44,8 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
                  department=esc(h.department_name))
     if kind is Refusal.UNCLAIMED:
         return _("Nobody has claimed this handoff yet.")
+    if kind is Refusal.ALREADY_CLAIMED and h.recipient_id == viewer:
+        return _("You already claimed this handoff; its card is in your direct messages with Handoff.")
     if kind is Refusal.ALREADY_CLAIMED:
         return _("<@{recipient}> already claimed this handoff.", recipient=h.recipient_id)
     if kind is Refusal.STALE:
@@ -52,9 +54,9 @@ def refusal(tr: Translator, error: ActionRefused) -> str:
     return _("Nothing to do here any more. Now: {status}.", status=labels.status(tr, h))
 
 
-def refusal_text(tr: Translator, code: str, handoff: Handoff | None) -> str:
+def refusal_text(tr: Translator, code: str, handoff: Handoff | None, viewer: str) -> str:
     """`refusal` for a refusal stored by its code (as in the outbox), explained by the handoff as it is now."""
-    return refusal(tr, ActionRefused(Refusal(code), handoff))
+    return refusal(tr, ActionRefused(Refusal(code), handoff), viewer)
 
 
 def field_error(tr: Translator, error: FieldError) -> str:

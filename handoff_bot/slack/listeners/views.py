@@ -103,7 +103,7 @@ def register(app: App, ctx: SlackContext) -> None:
             return
         except ActionRefused as refusal:
             first = form.block_ids[0] if form.block_ids else "error"
-            ack(response_action="errors", errors={first: ctx.plain_mentions(replies.refusal(tr, refusal))})
+            ack(response_action="errors", errors={first: ctx.plain_mentions(replies.refusal(tr, refusal, user_id))})
             return
         ack()
 
