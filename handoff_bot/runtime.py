@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
@@ -29,6 +28,7 @@ from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
 from handoff_bot.slack.delivery import Deliverer
 from handoff_bot.slack.users import SlackDirectory
+from handoff_bot.slack.web_client import KeepAliveWebClient
 from handoff_bot.slack.worker import WorkerProcess
 from handoff_bot.web import make_wsgi
 
@@ -61,17 +61,17 @@ class Runtime:
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
         # For the work requests start (views.open within the trigger's 3 s): keep the calls short.
-        self.client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
+        self.client = KeepAliveWebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
         # Profiles looked up while requests are answered (a user's language, a form's recipient) get one
         # try, bounded, so that a slow users.info cannot hold an ack past Slack's 3 s; the outbox and the
         # digests, which answer nobody, wait longer for them.
-        self.directory = SlackDirectory(self.db, WebClient(
+        self.directory = SlackDirectory(self.db, KeepAliveWebClient(
             token=settings.bot_token, base_url=settings.slack_api_url, timeout=LOOKUP_TIMEOUT, retry_handlers=[],
         ), self.clock)
         background = SlackDirectory(self.db, self.client, self.clock)
         self.metrics = Metrics(self.db)
         self.deliverer = Deliverer(
-            self.db, WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),
+            self.db, KeepAliveWebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5),
             background, self.clock, metrics=self.metrics,
         )
         self.followups = FollowupRunner(self.db, self.clock, self.deliverer.wake,

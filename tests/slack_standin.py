@@ -60,6 +60,7 @@ class Call:
         delayed: seconds the answer was held back by `delay()`.
         response: the JSON the stand-in answered (None for faults and non-API URLs).
         path: the URL path requested.
+        peer: the client's address and port: calls with the same one came over one connection.
     """
 
     method: str
@@ -70,6 +71,7 @@ class Call:
     delayed: float = 0.0
     response: dict[str, Any] | None = None
     path: str = ""
+    peer: str = ""
 
     @property
     def ok(self) -> bool:
@@ -376,7 +378,8 @@ class SlackStandIn:
             params = dict(parse_qsl(query))
             params.update(_body_params(body, request.headers.get("Content-Type", "")))
             token = _token(request.headers.get("Authorization"), params)
-            status, answer, headers = self._api(path[len("/api/"):], params, token, path)
+            peer = "{}:{}".format(*request.client_address[:2])
+            status, answer, headers = self._api(path[len("/api/"):], params, token, path, peer)
             return status, "application/json; charset=utf-8", json.dumps(answer).encode(), headers
         if path.startswith("/response/"):
             status, text = self._response_url(path, body)
@@ -389,10 +392,10 @@ class SlackStandIn:
             return 200, "text/plain", f"OK - {len(body)}".encode(), {}
         return 404, "text/plain", b"not found", {}
 
-    def _api(self, method: str, params: dict[str, Any], token: str | None, path: str) -> Answer:
+    def _api(self, method: str, params: dict[str, Any], token: str | None, path: str, peer: str) -> Answer:
         with self._cond:
             delayed = self._faults.delays.get(method, 0.0)
-            call = Call(method, params, token, time.time(), delayed=delayed, path=path)
+            call = Call(method, params, token, time.time(), delayed=delayed, path=path, peer=peer)
             fault = self._take_fault(method)
             if fault is not None:
                 status, retry_after = fault
@@ -680,6 +683,8 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], Answer]] = {
 
 class _Handler(BaseHTTPRequestHandler):
     owner: SlackStandIn
+    protocol_version = "HTTP/1.1"  # as Slack: connections stay open between calls
+    disable_nagle_algorithm = True  # headers and body are two writes: the body must not wait for an ACK
 
     def do_POST(self) -> None:
         self.owner._handle(self)

@@ -1,0 +1,126 @@
+"""`KeepAliveWebClient`: Slack's answers over one kept connection per thread, and otherwise what
+slack_sdk's `WebClient` does (the same answers, errors and retries), against the Slack stand-in."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from handoff_bot.slack.web_client import KeepAliveWebClient
+from tests.slack_standin import BOT_USER_ID, SlackStandIn
+
+CLIENTS = [WebClient, KeepAliveWebClient]
+
+
+def client(cls: type[WebClient], url: str, **kwargs: Any) -> WebClient:
+    return cls(token="xoxb-test", base_url=url, timeout=5, **kwargs)
+
+
+def test_calls_from_one_thread_go_over_one_connection(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url)
+    assert slack.auth_test()["user_id"] == BOT_USER_ID
+    assert slack.users_info(user=BOT_USER_ID)["user"]["id"] == BOT_USER_ID
+    posted = slack.chat_postMessage(channel="C0ONE", text="one", blocks=[])
+    assert standin.message("C0ONE", posted["ts"])["text"] == "one"
+    assert len({c.peer for c in standin.calls}) == 1
+
+    plain = client(WebClient, standin.api_url)  # what slack_sdk does alone: a connection per call
+    plain.auth_test()
+    plain.auth_test()
+    assert len({c.peer for c in standin.calls}) == 3
+
+
+def test_each_thread_has_its_own_connection(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url)
+    threads = [threading.Thread(target=lambda: [slack.auth_test() for _ in range(3)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(standin.calls) == 12 and len({c.peer for c in standin.calls}) == 4
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_errors_and_retries_are_webclients(standin: SlackStandIn, cls: type[WebClient]) -> None:
+    slack = client(cls, standin.api_url, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    standin.fail("users.info", 429, times=1, retry_after=0)
+    assert slack.users_info(user=BOT_USER_ID)["ok"]  # retried after the 429, as Retry-After says
+    standin.fail("users.info", 500, times=1)
+    with pytest.raises(SlackApiError) as failed:
+        slack.users_info(user=BOT_USER_ID)
+    assert failed.value.response.status_code == 500
+    with pytest.raises(SlackApiError) as refused:
+        slack.users_info(user="U0NOBODY")
+    assert (refused.value.response.status_code, refused.value.response["error"]) == (200, "user_not_found")
+    assert slack.auth_test()["ok"]  # the connection is still good after the errors
+
+
+class _ClosesWhenIdle(BaseHTTPRequestHandler):
+    """Answers one request as HTTP/1.1 (so the client may keep the connection), then closes it without
+    saying so: what a server does to a connection left idle past its timeout."""
+
+    protocol_version = "HTTP/1.1"
+    closed = threading.Semaphore(0)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": true, "user_id": "UBOT"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def finish(self) -> None:
+        super().finish()
+        self.connection.close()
+        self.closed.release()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def closing_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosesWhenIdle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_connection_the_server_closed_is_replaced_before_the_next_call(closing_server: str) -> None:
+    slack = client(KeepAliveWebClient, closing_server, retry_handlers=[])  # no retry would hide a failed call
+    for _ in range(3):
+        assert slack.auth_test()["ok"]
+        assert _ClosesWhenIdle.closed.acquire(timeout=5)
+
+
+def test_a_forked_process_does_not_use_its_parents_connection(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url)
+    slack.auth_test()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker process `python app.py` forks does so
+        code = 1
+        try:
+            code = 0 if slack.auth_test()["ok"] else 1
+            os.write(writer, b"ok")
+        finally:
+            os._exit(code)
+    os.close(writer)
+    assert slack.auth_test()["ok"]
+    assert os.waitpid(child, 0)[1] == 0 and os.read(reader, 2) == b"ok"
+    os.close(reader)
+    peers = [c.peer for c in standin.calls]
+    assert len(peers) == 3 and len(set(peers)) == 2 and peers.count(peers[0]) == 2  # the parent's, twice
