@@ -64,6 +64,14 @@ def _card_still_due(handoff: Handoff, target: str) -> bool:
     return handoff.is_open and (target == handoff.recipient_id or target == handoff.to_department.intake_channel)
 
 
+def _destination(message: OutboxMessage, handoff: Handoff) -> str:
+    """Where a notice about `handoff` goes: an intake post to the department's intake channel as it is
+    now (an import may have moved it since the post was queued), any other to its target."""
+    if message.kind is NoticeKind.INTAKE_POST and handoff.to_department.intake_channel:
+        return handoff.to_department.intake_channel
+    return message.target
+
+
 def _is_user(target: str) -> bool:
     return target[:1] in ("U", "W")
 
@@ -311,9 +319,7 @@ class Deliverer:
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is None:
             return plan
-        target = message.target
-        if message.kind is NoticeKind.INTAKE_POST and handoff.to_department.intake_channel:
-            target = handoff.to_department.intake_channel  # where it is now, if an import changed it meanwhile
+        target = _destination(message, handoff)
         if message.kind in CARDS and not _card_still_due(handoff, target):
             log.info("outbox %s: not posting a card for a handoff that moved on", message.id,
                      extra={"handoff_id": handoff.id})
@@ -454,7 +460,7 @@ class Deliverer:
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is not None and message.kind in CARDS:
             enqueue(session, NoticeKind.UNDELIVERED, handoff.requester_id, self.clock.now(),
-                    handoff_id=handoff.id, target=message.target, error=reason[:100])
+                    handoff_id=handoff.id, target=_destination(message, handoff), error=reason[:100])
 
     def _forget(self, call: _Call) -> None:
         """A message that no longer exists in Slack is not updated again."""

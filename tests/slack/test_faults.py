@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, retry_dead
@@ -309,6 +310,18 @@ def test_an_error_slack_will_repeat_kills_the_post_at_once(bot: Bot, dept: Calla
     assert "<#legal-requests>" in told and "channel_not_found" in told
     assert "it is not posted in <#legal-requests> yet" in str(bot.last(REQUESTER, "You handed off")["blocks"])
     assert Counter(kind for _, kind in posted(bot)) == {N.RECEIPT: 1, N.UNDELIVERED: 1}
+
+
+def test_a_post_that_dies_in_the_intake_channel_an_import_moved_it_to_names_that_channel(
+        bot: Bot, dept: Callable[..., int]) -> None:
+    legal = dept("Legal", members=[MEMBER], intake_channel="C0LEGAL")
+    new_handoff(bot, department=legal)
+    with bot.runtime.db.transaction() as session:  # moved before the post went out, to a channel name
+        session.get(Department, legal).intake_channel = "legal-requests"
+    pump(bot)
+    told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
+    assert "<#legal-requests>" in told and "C0LEGAL" not in told
+    assert "it is not posted in <#legal-requests> yet" in str(bot.last(REQUESTER, "You handed off")["blocks"])
 
 
 def test_failed_updates_are_retried_until_no_stale_button_is_left(bot: Bot) -> None:
