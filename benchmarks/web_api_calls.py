@@ -5,6 +5,9 @@
 
 Both talk to the Slack stand-in (`tests/slack_standin.py`) on loopback, in this process; for TLS it
 serves a throwaway self-signed certificate made with the `openssl` command (skipped without it).
+"HTTP, Nagle": the stand-in with Nagle's algorithm on, as Python's `http.server` has it, which
+writes an answer's head and body separately: on a kept connection the body would wait for the
+delayed acknowledgement of the head (40 ms) if the client did not acknowledge at once.
 Printed per call: the wall time and the CPU time of the calling thread (the client's share; the
 stand-in's own work is not counted). On loopback a round trip costs next to nothing: to slack.com,
 a new connection also costs a DNS lookup and two round trips (TCP and TLS handshakes) more than a
@@ -56,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=500, help="calls per client and transport (default 500)")
     args = parser.parse_args(argv)
     rows = []
-    with tempfile.TemporaryDirectory() as scratch, SlackStandIn() as plain, SlackStandIn() as secure:
-        transports: list[tuple[str, str, ssl.SSLContext | None]] = [("HTTP", plain.api_url, None)]
+    with (tempfile.TemporaryDirectory() as scratch, SlackStandIn() as plain, SlackStandIn() as nagle,
+          SlackStandIn() as secure):
+        assert nagle._server is not None  # answers in two writes, the second held until the first is acknowledged
+        nagle._server.RequestHandlerClass.disable_nagle_algorithm = False  # type: ignore[attr-defined]
+        transports: list[tuple[str, str, ssl.SSLContext | None]] = [("HTTP", plain.api_url, None),
+                                                                    ("HTTP, Nagle", nagle.api_url, None)]
         made = certificate(Path(scratch))
         if made is not None:
             server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -71,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                 wall, cpu = timed(cls(token="xoxb-bench", base_url=url, ssl=context, timeout=5), args.calls)
                 rows.append((name, cls.__name__, wall, cpu))
     print(f"{args.calls} users.info calls per row, one thread, loopback\n")
-    print("| transport | client               | wall ms per call | client CPU ms per call |")
-    print("|-----------|----------------------|-----------------:|-----------------------:|")
+    print("| transport   | client               | wall ms per call | client CPU ms per call |")
+    print("|-------------|----------------------|-----------------:|-----------------------:|")
     for name, client_name, wall, cpu in rows:
-        print(f"| {name:<9} | {client_name:<20} | {wall:16.2f} | {cpu:22.2f} |")
+        print(f"| {name:<11} | {client_name:<20} | {wall:16.2f} | {cpu:22.2f} |")
     if made is None:
         print("\n(no `openssl` command: TLS not measured)")
     return 0

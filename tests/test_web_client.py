@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from handoff_bot.slack import web_client
 from handoff_bot.slack.web_client import KeepAliveWebClient
 from tests.slack_standin import BOT_USER_ID, SlackStandIn
 
@@ -104,6 +105,53 @@ def test_a_connection_the_server_closed_is_replaced_before_the_next_call(closing
     for _ in range(3):
         assert slack.auth_test()["ok"]
         assert _ClosesWhenIdle.closed.acquire(timeout=5)
+
+
+class _DropsTheSecondRequest(BaseHTTPRequestHandler):
+    """Answers the first request of each connection and closes the connection on the second without an
+    answer: a kept connection a proxy dropped as the next request arrived."""
+
+    protocol_version = "HTTP/1.1"
+    requests: list[int] = []
+
+    def handle(self) -> None:
+        self.handle_one_request()
+        self.close_connection = False
+        self.raw_requestline = self.rfile.readline()
+        self.requests.append(2)  # read, and dropped unanswered
+
+    def do_POST(self) -> None:
+        self.requests.append(1)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": true, "user_id": "UBOT"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_request_a_dropped_kept_connection_did_not_answer_goes_once_more_on_a_new_one() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DropsTheSecondRequest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        slack = client(KeepAliveWebClient, f"http://127.0.0.1:{server.server_address[1]}/api/", retry_handlers=[])
+        assert slack.auth_test()["ok"] and slack.auth_test()["ok"]
+        assert _DropsTheSecondRequest.requests == [1, 2, 1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_connection_idle_too_long_is_not_used_again(standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web_client, "IDLE_LIMIT", 0.0)  # every connection has been idle too long by the next call
+    slack = client(KeepAliveWebClient, standin.api_url)
+    slack.auth_test()
+    slack.auth_test()
+    assert len({c.peer for c in standin.calls}) == 2
 
 
 def test_a_forked_process_does_not_use_its_parents_connection(standin: SlackStandIn) -> None:

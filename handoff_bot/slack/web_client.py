@@ -5,7 +5,8 @@ and closes it after the answer: to slack.com, a DNS lookup, a TCP and a TLS hand
 trips and the TLS key exchange) before every `views.open`, `chat.postMessage` or `users.info`.
 `KeepAliveWebClient` sends the same request over a connection it keeps, one per thread, and opens a
 new one when Slack has closed the old one (or after a fork). Everything else is `WebClient`'s:
-building the request, retries, rate limits, errors.
+building the request, retries, rate limits, errors. (On Linux; elsewhere, see `_answer_at_once`, it
+is `WebClient`.)
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import io
 import os
 import select
+import socket
 import threading
-from http.client import HTTPConnection, HTTPSConnection
+import time
+from dataclasses import dataclass
+from http.client import HTTPConnection, HTTPResponse, HTTPSConnection
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import SplitResult, urlsplit
@@ -22,34 +26,46 @@ from urllib.request import Request
 
 from slack_sdk import WebClient
 
+IDLE_LIMIT = 30.0  # seconds a connection may sit unused and still be used: NATs and proxies drop idle ones
+
+
+@dataclass
+class _Held:
+    key: tuple[int, str, str]  # process, scheme, host and port
+    connection: HTTPConnection
+    used_at: float = 0.0  # time.monotonic() of its last answer
+
 
 class KeepAliveWebClient(WebClient):
     """`WebClient` with a kept connection per thread (not through a proxy: then as `WebClient`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._held = threading.local()
+        self._local = threading.local()
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         """What `WebClient` does with `urlopen`, over the thread's kept connection: 2xx answers are
-        returned, others raised as `HTTPError`, a request that cannot be sent as `URLError`."""
+        returned, others raised as `HTTPError`, a request that cannot be sent as `URLError`.
+
+        A kept connection the server or the network dropped meanwhile is found out when the request
+        fails before any answer arrives: then it goes once more, over a new connection.
+        """
         parts = urlsplit(url)
-        if self.proxy is not None or parts.scheme not in ("http", "https"):
+        if self.proxy is not None or parts.scheme not in ("http", "https") or not hasattr(socket, "TCP_QUICKACK"):
             return super()._perform_urllib_http_request_internal(url, req)
-        connection = self._connection(parts)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        held = self._held(parts)
+        exchange = (req.get_method(), parts.path + (f"?{parts.query}" if parts.query else ""), req.data,
+                    dict(req.header_items()))
+        kept = held.connection.sock is not None
         try:
-            try:
-                connection.request(req.get_method(), target, req.data, dict(req.header_items()))
-            except OSError as error:
-                raise URLError(error) from error  # as urlopen raises it
-            response = connection.getresponse()
-            body = response.read()
-        except BaseException:
-            connection.close()  # in an unknown state; the next call connects again
-            raise
+            response, body = _exchange(held.connection, *exchange)
+        except (URLError, ConnectionError) as error:
+            if not kept or (isinstance(error, URLError) and not isinstance(error.reason, ConnectionError)):
+                raise
+            response, body = _exchange(held.connection, *exchange)
+        held.used_at = time.monotonic()
         if response.will_close:
-            connection.close()
+            held.connection.close()
         if not 200 <= response.status < 300:
             raise HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(body))
         if response.headers.get_content_type() == "application/gzip":
@@ -57,23 +73,52 @@ class KeepAliveWebClient(WebClient):
         charset = response.headers.get_content_charset() or "utf-8"
         return {"status": response.status, "headers": response.headers, "body": body.decode(charset)}
 
-    def _connection(self, parts: SplitResult) -> HTTPConnection:
-        """This thread's connection to the host of `parts`: connected on first use, and again once
-        the server has closed it (say, after being idle)."""
-        key = (os.getpid(), parts.scheme, parts.netloc)  # a forked child does not share its parent's
-        held: tuple[tuple[int, str, str], HTTPConnection] | None = getattr(self._held, "connection", None)
-        if held is not None and held[0] == key:
-            connection = held[1]
-            if connection.sock is not None and _closed_by_peer(connection.sock):
-                connection.close()
-            return connection
-        if held is not None and held[0][0] == key[0]:
-            held[1].close()
+    def _held(self, parts: SplitResult) -> _Held:
+        """This thread's connection to the host of `parts`, closed first (so that the request connects
+        anew) when the server has closed it or it sat unused for longer than `IDLE_LIMIT`."""
+        key = (os.getpid(), parts.scheme, parts.netloc)  # a forked child does not use its parent's
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None and held.key == key:
+            sock = held.connection.sock
+            if sock is not None and (time.monotonic() - held.used_at > IDLE_LIMIT or _closed_by_peer(sock)):
+                held.connection.close()
+            return held
+        if held is not None and held.key[0] == key[0]:
+            held.connection.close()
         host, port = parts.hostname or "", parts.port
         connection = (HTTPSConnection(host, port, timeout=self.timeout, context=self.ssl) if parts.scheme == "https"
                       else HTTPConnection(host, port, timeout=self.timeout))
-        self._held.connection = (key, connection)
-        return connection
+        self._local.held = _Held(key, connection)
+        return self._local.held
+
+
+def _exchange(connection: HTTPConnection, method: str, target: str, body: bytes | None,
+              headers: dict[str, str]) -> tuple[HTTPResponse, bytes]:
+    """Send one request and read its whole answer; on any error the connection is closed (the next
+    request connects anew) and, for one that could not be sent, `URLError` raised as urlopen does."""
+    try:
+        try:
+            connection.request(method, target, body, headers)
+        except OSError as error:
+            raise URLError(error) from error
+        _answer_at_once(connection)
+        response = connection.getresponse()
+        return response, response.read()
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _answer_at_once(connection: HTTPConnection) -> None:
+    """Acknowledge what the server sends without delay, while waiting for this answer.
+
+    A server that writes an answer's head and its body in two writes with Nagle's algorithm on (as
+    Python's `http.server` does) holds the body back until the head is acknowledged, and on a
+    connection kept open the kernel delays that acknowledgement by up to 40 ms: every call would
+    wait that long. TCP_QUICKACK (Linux) turns the delay off until the kernel turns it on again.
+    """
+    if connection.sock is not None:
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 def _closed_by_peer(sock: Any) -> bool:
