@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DatabaseError
 
 from handoff_bot.config import ConfigError, Settings
-from handoff_bot.db import shown_url
+from handoff_bot.db import shown_url, unusable
 from handoff_bot.departments.config_file import ConfigFileError
 from handoff_bot.logs import setup_logging
 from handoff_bot.runtime import ListenError, Runtime
@@ -33,7 +33,9 @@ def main() -> int:
     except ConfigFileError as error:
         print(f"handoff: {settings.handoff_config} is not valid:\n{error}", file=sys.stderr)
         return 2
-    except DatabaseError as error:  # cannot connect, or the file is not a database
+    except DatabaseError as error:
+        if not unusable(error):
+            raise
         print(f"handoff: Cannot use the database {shown_url(settings.database_url)}: {error.orig}", file=sys.stderr)
         return 1
     except CommandError as error:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from handoff_bot.clock import SystemClock
 from handoff_bot.config import ConfigError, Settings
-from handoff_bot.db import Database, shown_url
+from handoff_bot.db import Database, shown_url, unusable
 from handoff_bot.departments import config_file
 from handoff_bot.departments.service import all_departments
 from handoff_bot.departments.standards import format_duration
@@ -50,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArgumentError as exc:
         return _fail(f"DATABASE_URL is not a database URL like sqlite:///handoff.db or "
                      f"postgresql+psycopg://user:password@host/dbname ({exc}).")
-    except DatabaseError as exc:  # cannot connect, or the file is not a database
+    except DatabaseError as exc:
+        if not unusable(exc):
+            raise
         return _fail(f"Cannot use the database {shown_url(settings.database_url)}: {exc.orig}", status=1)
     except NoDatabase as exc:
         return _fail(str(exc))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, Enum, create_engine, event, inspect, make_url, text
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -54,6 +54,12 @@ def shown_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(an unreadable DATABASE_URL)"
+
+
+def unusable(error: DatabaseError) -> bool:
+    """Whether `error` says the database cannot be used at all (unreachable, refusing the login, not a
+    database file) rather than refusing one statement (a constraint, a syntax error: a bug to show)."""
+    return isinstance(error, OperationalError) or type(error) is DatabaseError
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
