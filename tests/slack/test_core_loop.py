@@ -189,6 +189,8 @@ def test_ten_restatements_of_nothing_but_ampersands_still_make_a_message_slack_t
     restate(bot, bot.last(RECIPIENT, "New handoff"), ["&" * 3000] * 10, count=1)
     review = bot.last(REQUESTER, "restated")  # the stand-in refuses a message over Slack's limits
     assert len(review["blocks"]) <= 50 and buttons(review) == [ActionId.ACCEPT, ActionId.CLARIFY]
+    shown = [b["text"]["text"] for b in review["blocks"] if b["type"] == "section"][1:]
+    assert sum(text.endswith("…") for text in shown) == 10  # each cut, and says so
 
 
 def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> None:

@@ -196,8 +196,10 @@ def review(tr: Translator, facts: Facts) -> Message:
     restatements = rnd.restatements if rnd else []
     room = max(1, (MESSAGE_BLOCKS - 3) // max(1, len(restatements)))  # sections each point may take
     for point, restated in zip(h.key_points, restatements, strict=False):
-        blocks += sections(_("*{number}. {point}*", number=point.position, point=esc(point.text)) + "\n"
-                           + quote(restated))[:room]
+        heading = _("*{number}. {point}*", number=point.position, point=esc(point.text))
+        while len(shown := sections(heading + "\n" + quote(restated))) > room:  # only text mostly of <, > and &
+            restated = cut(restated, len(restated) * 4 // 5)
+        blocks += shown
     if h.state is S.RESTATED and h.rounds == number:
         value = f"{h.id}:{number}"
         blocks.append(actions(
