@@ -22,6 +22,9 @@ CLIENTS = [WebClient, KeepAliveWebClient]
 
 
 def client(cls: type[WebClient], url: str, **kwargs: Any) -> WebClient:
+    """A client of `url`; a `KeepAliveWebClient` keeps connections to plain-HTTP stand-ins too."""
+    if cls is KeepAliveWebClient:
+        kwargs.setdefault("keep_plain_http", True)
     return cls(token="xoxb-test", base_url=url, timeout=5, **kwargs)
 
 
@@ -37,6 +40,54 @@ def test_calls_from_one_thread_go_over_one_connection(standin: SlackStandIn) -> 
     plain.auth_test()
     plain.auth_test()
     assert len({c.peer for c in standin.calls}) == 3
+
+
+def test_a_plain_http_address_gets_a_connection_per_call_as_from_webclient(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url, keep_plain_http=False)  # as `python app.py` makes it
+    slack.auth_test()
+    slack.auth_test()
+    assert len({c.peer for c in standin.calls}) == 2  # a stand-in serving one connection at a time still answers
+
+
+class _AnswersBeforeReading(BaseHTTPRequestHandler):
+    """Answers every other request 429 without reading its body, as a fault-injecting stand-in may."""
+
+    protocol_version = "HTTP/1.1"
+    answered = 0
+
+    def do_POST(self) -> None:
+        type(self).answered += 1
+        limited = self.answered % 2 == 0
+        if not limited:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": false, "error": "ratelimited"}' if limited else b'{"ok": true, "user_id": "UBOT"}'
+        self.send_response(429 if limited else 200)
+        if limited:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_connection_is_not_used_again_after_an_error_answer() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersBeforeReading)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        slack = client(KeepAliveWebClient, f"http://127.0.0.1:{server.server_address[1]}/api/", retry_handlers=[])
+        outcomes = []
+        for _ in range(4):
+            try:
+                outcomes.append(slack.chat_postMessage(channel="C0ONE", text="x" * 2000)["ok"])
+            except SlackApiError as error:
+                outcomes.append(error.response.status_code)
+        assert outcomes == [True, 429, True, 429]  # the unread request did not spoil the next one
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_each_thread_has_its_own_connection(standin: SlackStandIn) -> None:

@@ -5,8 +5,8 @@ and closes it after the answer: to slack.com, a DNS lookup, a TCP and a TLS hand
 trips and the TLS key exchange) before every `views.open`, `chat.postMessage` or `users.info`.
 `KeepAliveWebClient` sends the same request over a connection it keeps, one per thread, and opens a
 new one when Slack has closed the old one (or after a fork). Everything else is `WebClient`'s:
-building the request, retries, rate limits, errors. (On Linux; elsewhere, see `_answer_at_once`, it
-is `WebClient`.)
+building the request, retries, rate limits, errors. (Over HTTPS on Linux; otherwise, see
+`KeepAliveWebClient`, it is `WebClient`.)
 """
 
 from __future__ import annotations
@@ -37,10 +37,19 @@ class _Held:
 
 
 class KeepAliveWebClient(WebClient):
-    """`WebClient` with a kept connection per thread (not through a proxy: then as `WebClient`)."""
+    """`WebClient` with a kept connection per thread, to Slack's API over HTTPS.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    A plain-HTTP address (a local stand-in for Slack; Slack's API is HTTPS only), a proxy or a
+    platform without `TCP_QUICKACK` get a connection per call, as from `WebClient`: a stand-in may
+    serve one connection at a time, or answer an error without reading the request.
+
+    Args:
+        keep_plain_http: keep connections to plain-HTTP addresses too.
+    """
+
+    def __init__(self, *args: Any, keep_plain_http: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._kept_schemes = ("http", "https") if keep_plain_http else ("https",)
         self._local = threading.local()
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
@@ -51,7 +60,7 @@ class KeepAliveWebClient(WebClient):
         fails before any answer arrives: then it goes once more, over a new connection.
         """
         parts = urlsplit(url)
-        if self.proxy is not None or parts.scheme not in ("http", "https") or not hasattr(socket, "TCP_QUICKACK"):
+        if self.proxy is not None or parts.scheme not in self._kept_schemes or not hasattr(socket, "TCP_QUICKACK"):
             return super()._perform_urllib_http_request_internal(url, req)
         held = self._held(parts)
         exchange = (req.get_method(), parts.path + (f"?{parts.query}" if parts.query else ""), req.data,
@@ -64,8 +73,8 @@ class KeepAliveWebClient(WebClient):
                 raise
             response, body = _exchange(held.connection, *exchange)
         held.used_at = time.monotonic()
-        if response.will_close:
-            held.connection.close()
+        if response.will_close or not 200 <= response.status < 300:
+            held.connection.close()  # after an error answer too: the server may not have read the whole request
         if not 200 <= response.status < 300:
             raise HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(body))
         if response.headers.get_content_type() == "application/gzip":
