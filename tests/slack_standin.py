@@ -18,6 +18,7 @@ import contextlib
 import copy
 import json
 import random
+import ssl
 import threading
 import time
 import traceback
@@ -110,7 +111,9 @@ def dm_channel(user_id: str) -> str:
 class SlackStandIn:
     """Slack's Web API on 127.0.0.1 and a free port; thread-safe; usable as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: a server-side context to serve HTTPS with, as Slack does (default: plain HTTP)."""
+        self.tls = tls
         self.valid_tokens: set[str] | None = None  # None: any token is accepted
         self.trigger_ttl = TRIGGER_TTL
         self.violations: list[str] = []
@@ -140,6 +143,8 @@ class SlackStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-standin", daemon=True
         )
@@ -162,10 +167,10 @@ class SlackStandIn:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT`"""
+        """`http://127.0.0.1:PORT` (`https://` with `tls`)"""
         if self._server is None:
             raise RuntimeError("the stand-in is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def api_url(self) -> str:

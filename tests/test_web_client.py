@@ -4,10 +4,13 @@ slack_sdk's `WebClient` does (the same answers, errors and retries), against the
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 import pytest
 from slack_sdk import WebClient
@@ -16,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handoff_bot.slack import web_client
 from handoff_bot.slack.web_client import KeepAliveWebClient
+from tests.conftest import https_standin
 from tests.slack_standin import BOT_USER_ID, SlackStandIn
 
 CLIENTS = [WebClient, KeepAliveWebClient]
@@ -223,3 +227,13 @@ def test_a_forked_process_does_not_use_its_parents_connection(standin: SlackStan
     os.close(reader)
     peers = [c.peer for c in standin.calls]
     assert len(peers) == 3 and len(set(peers)) == 2 and peers.count(peers[0]) == 2  # the parent's, twice
+
+
+def test_over_https_certificates_are_checked_and_the_connection_is_kept(tls_certificate: Path) -> None:
+    with https_standin(tls_certificate) as slack:
+        with pytest.raises(URLError, match="CERTIFICATE_VERIFY_FAILED"):  # not trusted: refused, as by urlopen
+            client(KeepAliveWebClient, slack.api_url, retry_handlers=[]).auth_test()
+        trusting = client(KeepAliveWebClient, slack.api_url,
+                          ssl=ssl.create_default_context(cafile=str(tls_certificate)), keep_plain_http=False)
+        assert trusting.auth_test()["ok"] and trusting.users_info(user=BOT_USER_ID)["ok"]
+        assert len({c.peer for c in slack.calls}) == 1

@@ -19,6 +19,7 @@ from handoff_bot.db import Database
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
+from tests.conftest import https_standin
 from tests.e2e.conftest import (
     CARD_BUTTONS,
     E2E,
@@ -107,6 +108,23 @@ def test_the_whole_loop_through_the_real_process(e2e: E2E) -> None:
     print(e2e.timer.summary())
     assert e2e.timer.slowest() < SLACK_ACK_LIMIT, e2e.timer.summary()
     assert e2e.app.stop() == 0, "SIGTERM should stop the app cleanly"
+
+
+def test_over_https_as_to_slack_the_process_keeps_its_connections(
+        tls_certificate: Path, app_env: dict[str, str], launch: Callable[..., AppProcess], app_db: Database) -> None:
+    with https_standin(tls_certificate) as slack:  # trusted through SSL_CERT_FILE, as a company's own CA would be
+        add_people(slack)
+        e2e = make_e2e(launch({**app_env, "SLACK_API_URL": slack.api_url, "SSL_CERT_FILE": str(tls_certificate)}),
+                       slack, app_db)
+        ok(e2e.submit_new(e2e.open_new_form(), recipient=RECIPIENT))
+        card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=CARD_BUTTONS)
+        ok(e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card))
+        e2e.wait_view(CallbackId.RESTATE)
+        e2e.wait_message(REQUESTER, "You handed off", with_buttons=[ActionId.CANCEL])
+        calls = slack.calls  # auth.test at start, users.info, views.open twice, card and receipt …
+        assert len(calls) >= 6 and len({c.peer for c in calls}) < len(calls), [(c.method, c.peer) for c in calls]
+        assert slack.violations == []
+        assert e2e.app.stop() == 0
 
 
 def test_an_outsiders_click_and_a_double_click_are_answered_privately_and_change_nothing(e2e: E2E) -> None:
