@@ -165,16 +165,30 @@ def departments_import(args: argparse.Namespace, settings: Settings) -> int:
         settings: where the database is.
     """
     try:
-        config = config_file.load(Path(args.file), name=args.file)
-    except config_file.ConfigFileError as exc:
-        return _refuse_file(exc)
-    try:
+        config = config_file.load(Path(args.file), name=args.file, known=_department_names(settings))
         with _migrated(settings) as database, database.transaction() as session:
             summary = config_file.apply(session, config, SystemClock().now())
-    except config_file.ConfigFileError as exc:  # e.g. a pair standard names an unknown department
+    except config_file.ConfigFileError as exc:
         return _refuse_file(exc)
     print(summary)
     return 0
+
+
+def _department_names(settings: Settings) -> list[str]:
+    """The departments the database holds, which pair standards may name too; none in a database that
+    holds no Handoff tables yet (it is not created for a file that turns out to be wrong)."""
+    from sqlalchemy import select
+
+    from handoff_bot.departments.models import Department
+
+    database = Database(settings.database_url)
+    try:
+        if not database.has_schema():
+            return []
+        with database.read() as session:
+            return list(session.scalars(select(Department.name)))
+    finally:
+        database.dispose()
 
 
 def _refuse_file(exc: config_file.ConfigFileError) -> int:

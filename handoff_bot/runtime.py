@@ -17,6 +17,7 @@ from handoff_bot.clock import Clock, SystemClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
 from handoff_bot.departments import config_file
+from handoff_bot.departments.service import all_departments
 from handoff_bot.digests import jobs as digest_jobs
 from handoff_bot.digests.jobs import DigestRunner
 from handoff_bot.followups import jobs
@@ -94,7 +95,9 @@ class Runtime:
         """
         self.db.upgrade()
         if self.settings.handoff_config:
-            config = config_file.load(Path(self.settings.handoff_config))
+            with self.db.read() as session:
+                known = [d.name for d in all_departments(session)]
+            config = config_file.load(Path(self.settings.handoff_config), known=known)
             with self.db.transaction() as session:
                 summary = config_file.apply(session, config, self.clock.now())
             log.info("departments loaded from %s: %s", self.settings.handoff_config, summary)

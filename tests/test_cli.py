@@ -152,6 +152,21 @@ def test_a_pair_with_an_unknown_department_exits_2_and_changes_nothing(cli: Run,
     assert cli("departments", "list").stdout == before
 
 
+def test_an_unknown_department_in_a_pair_is_reported_with_the_files_other_problems(cli: Run, tmp_path: Path):
+    assert cli("departments", "import", write(tmp_path, "good.yaml", GOOD)).returncode == 0
+    wrong = ("departments:\n  - name: Legal\n    intake_channel: legal\npair_standards:\n"
+             "  - from: Legal\n    to: Sails\n    confirm_within: 1h\n"
+             "  - from: Sales\n    to: Finance\n    confirm_within: 1h\n")
+
+    result = cli("departments", "import", write(tmp_path, "wrong.yaml", wrong))
+
+    assert result.returncode == 2
+    assert [line.split(": ")[0] for line in result.stderr.splitlines()[:-1]] == [
+        "wrong.yaml:3:21", "wrong.yaml:6:9"]  # the channel, then 'Sails' (Sales and Finance are in the database)
+    assert "'Sails' is neither a department in this file nor one already in the database" in result.stderr
+    assert result.stderr.splitlines()[-1] == "Nothing was imported. Fix the 2 problems above and run the import again."
+
+
 def test_importing_the_same_file_again_reports_nothing_changed(cli: Run, tmp_path: Path):
     name = write(tmp_path, "departments.yaml", GOOD)
     assert cli("departments", "import", name).returncode == 0

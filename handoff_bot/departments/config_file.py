@@ -17,6 +17,7 @@ import difflib
 import functools
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -159,7 +160,8 @@ class ImportSummary:
         return "\n".join(lines)
 
 
-def load(source: str | os.PathLike[str], *, name: str | None = None) -> DepartmentsConfig:
+def load(source: str | os.PathLike[str], *, name: str | None = None,
+         known: Iterable[str] | None = None) -> DepartmentsConfig:
     """Read and check a departments file.
 
     Args:
@@ -167,6 +169,9 @@ def load(source: str | os.PathLike[str], *, name: str | None = None) -> Departme
             break in it, or an empty one, is taken as the text.
         name: what to call the file in error messages; default: the path as given, or
             `departments.yaml` for text.
+        known: the departments already in the database, when known: a pair standard naming one
+            neither there nor in the file is a problem listed with the others (`apply` checks it
+            in any case).
 
     Raises:
         ConfigFileError: the file cannot be read, is not YAML, or breaks any rule; every problem is listed.
@@ -187,7 +192,7 @@ def load(source: str | os.PathLike[str], *, name: str | None = None) -> Departme
             f"{label}: the file is empty; it needs a 'departments' list "
             "(each with a name, managers and members) and optionally 'admins'."
         ])
-    checker = _Checker(label)
+    checker = _Checker(label, known)
     config = checker.config(root)
     if checker.problems or config is None:
         raise ConfigFileError([message for _, message in sorted(checker.problems, key=lambda p: p[0])])
@@ -262,19 +267,23 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
 
 def _check_pair_names(config: DepartmentsConfig, existing: list[Department]) -> None:
     """Raise `ConfigFileError` for every pair standard's department that is neither in the file nor in the database."""
-    known = {d.name.casefold() for d in config.departments} | {d.name.casefold() for d in existing}
-    spellings = list(dict.fromkeys([*(d.name for d in config.departments), *(d.name for d in existing)]))
-    errors = []
-    for pair in config.pair_standards:
-        for name, where in ((pair.from_department, pair.from_where), (pair.to_department, pair.to_where)):
-            if name.casefold() in known:
-                continue
-            close = difflib.get_close_matches(name, spellings, n=1, cutoff=0.7)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            errors.append(f"{where or 'pair_standards'}: {name!r} is neither a department in this file nor one "
-                          f"already in the database.{hint} Add it under 'departments', or correct the name.")
+    spellings = [*(d.name for d in config.departments), *(d.name for d in existing)]
+    errors = [f"{where or 'pair_standards'}: {unknown}"
+              for pair in config.pair_standards
+              for name, where in ((pair.from_department, pair.from_where), (pair.to_department, pair.to_where))
+              if (unknown := _unknown_department(name, spellings))]
     if errors:
         raise ConfigFileError(errors)
+
+
+def _unknown_department(name: str, spellings: list[str]) -> str | None:
+    """Why `name` names no department of `spellings` (the file's and the database's), or None when it does."""
+    if name.casefold() in {known.casefold() for known in spellings}:
+        return None
+    close = difflib.get_close_matches(name, list(dict.fromkeys(spellings)), n=1, cutoff=0.7)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (f"{name!r} is neither a department in this file nor one already in the database.{hint} Add it under "
+            "'departments', or correct the name.")
 
 
 def _apply_pairs(
@@ -461,9 +470,11 @@ def _kind(node: yaml.Node) -> str:
 class _Checker:
     """Walks the YAML nodes, collecting every problem with its position."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, known: Iterable[str] | None = None) -> None:
         self.label = label
         self.problems: list[tuple[tuple[int, int], str]] = []
+        self.known = list(known) if known is not None else None  # departments in the database
+        self.names: list[str] = []  # the file's department names, as spelled
 
     def error(self, node: yaml.Node, path: str, message: str) -> None:
         mark = node.start_mark
@@ -530,6 +541,7 @@ class _Checker:
         problems_before = len(self.problems)
         name = self.name(fields.get("name"), node, f"{path}.name")
         if name is not None:
+            self.names.append(name)
             line = fields["name"].start_mark.line + 1
             if (first := names.get(name.casefold())) is not None:
                 self.error(fields["name"], f"{path}.name",
@@ -743,6 +755,10 @@ class _Checker:
                                                  f"(line {first[1]}); keep only one.")
             else:
                 seen[key] = (path, fields["from"].start_mark.line + 1)
+        if self.known is not None:
+            for end, name in (("from", sender), ("to", receiver)):
+                if name is not None and (unknown := _unknown_department(name, [*self.names, *self.known])):
+                    self.error(fields[end], f"{path}.{end}", unknown)
         if sender is None or receiver is None or len(self.problems) > problems_before:
             return None
         return PairStandardConfig(sender, receiver, **values,
