@@ -164,7 +164,9 @@ def test_long_restatements_questions_and_answers_are_shown_whole(bot: Bot) -> No
     card = bot.last(RECIPIENT, "New handoff")
     restate(bot, card, ["R&D " * 748 + "FINAL"], count=1)
     review = bot.last(REQUESTER, "restated")
-    shown = "".join(b["text"]["text"] for b in review["blocks"] if b["type"] == "section")
+    heading, first, *more = [b["text"]["text"] for b in review["blocks"] if b["type"] == "section"][1:]
+    assert heading == "*1. Totals per region*" and all(part.startswith("&gt; ") for part in [first, *more])
+    shown = first + "".join(part.removeprefix("&gt; ") for part in more)  # a line split in two goes on quoted
     assert shown.count("R&amp;D") == 748 and shown.endswith("FINAL")
 
     assert bot.click(RECIPIENT, ActionId.ASK, card).status == 200

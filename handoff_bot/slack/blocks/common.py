@@ -44,17 +44,21 @@ def section(text: str, **extra: Any) -> Block:
 
 def sections(text: str, limit: int = 3000) -> list[Block]:
     """Escaped mrkdwn `text` whole, in as many sections as Slack's 3000 characters need: split at a
-    line end where there is one, never inside an entity such as `&amp;`."""
+    line end where there is one, never inside an entity such as `&amp;`; a quoted line split in two
+    goes on quoted."""
     blocks: list[Block] = []
     while len(text) > limit:
         at = text.rfind("\n", 0, limit + 1)
-        if at <= 0:
-            at = limit
-            entity = text.rfind("&", at - 4, at)  # `&amp;`, `&lt;`, `&gt;`: at most 5 characters
-            if entity != -1 and ";" not in text[entity:at]:
-                at = entity
+        if at > 0:
+            blocks.append(section(text[:at]))
+            text = text[at + 1:]
+            continue
+        at = limit
+        entity = text.rfind("&", at - 4, at)  # `&amp;`, `&lt;`, `&gt;`: at most 5 characters
+        if entity != -1 and ";" not in text[entity:at]:
+            at = entity
         blocks.append(section(text[:at]))
-        text = text[at:].removeprefix("\n")
+        text = ("&gt; " if text.startswith("&gt; ") else "") + text[at:]
     blocks.append(section(text))
     return blocks
 
