@@ -18,12 +18,11 @@ kept one.
 from __future__ import annotations
 
 import argparse
-import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,18 +31,7 @@ sys.path.insert(0, str(ROOT))
 from slack_sdk import WebClient  # noqa: E402
 
 from handoff_bot.slack.web_client import KeepAliveWebClient  # noqa: E402
-from tests.slack_standin import BOT_USER_ID, SlackStandIn  # noqa: E402
-
-
-def certificate(directory: Path) -> tuple[Path, Path] | None:
-    """A self-signed certificate for 127.0.0.1 and its key, or None without `openssl`."""
-    if shutil.which("openssl") is None:
-        return None
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
+from tests.slack_standin import BOT_USER_ID, SlackStandIn, https_standin, self_signed_certificate  # noqa: E402
 
 
 def timed(client: WebClient, calls: int) -> tuple[float, float]:
@@ -61,19 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     with (tempfile.TemporaryDirectory() as scratch, SlackStandIn() as plain, SlackStandIn() as nagle,
-          SlackStandIn() as secure):
+          ExitStack() as stack):
         assert nagle._server is not None  # answers in two writes, the second held until the first is acknowledged
         nagle._server.RequestHandlerClass.disable_nagle_algorithm = False  # type: ignore[attr-defined]
         transports: list[tuple[str, str, ssl.SSLContext | None]] = [("HTTP", plain.api_url, None),
                                                                     ("HTTP, Nagle", nagle.api_url, None)]
-        made = certificate(Path(scratch))
+        made = self_signed_certificate(Path(scratch))
         if made is not None:
-            server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            server_side.load_cert_chain(*made)
-            assert secure._server is not None
-            secure._server.socket = server_side.wrap_socket(secure._server.socket, server_side=True)
-            transports.append(("TLS", secure.api_url.replace("http://", "https://"),
-                               ssl.create_default_context(cafile=str(made[0]))))
+            secure = stack.enter_context(https_standin(made))
+            transports.append(("TLS", secure.api_url, ssl.create_default_context(cafile=str(made))))
         for name, url, context in transports:
             for cls in (WebClient, KeepAliveWebClient):
                 kept = {"keep_plain_http": True} if cls is KeepAliveWebClient else {}  # HTTP: app.py does not

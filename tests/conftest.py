@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import ssl
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +26,7 @@ from handoff_bot.db import Database
 from handoff_bot.departments.models import Admin, Department, DepartmentPerson, MemberRole
 from handoff_bot.departments.standards import parse_duration
 from handoff_bot.people import Profile
-from tests.slack_standin import SlackStandIn
+from tests.slack_standin import SlackStandIn, self_signed_certificate
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 
@@ -103,23 +101,12 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway self-signed certificate for 127.0.0.1 (its key beside it, `.key`), made with the
-    `openssl` command; the tests needing it are skipped without one."""
-    if shutil.which("openssl") is None:
+    """A throwaway self-signed certificate for 127.0.0.1 (its key beside it, `.key`); the tests needing
+    it are skipped without the `openssl` command."""
+    certificate = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    if certificate is None:
         pytest.skip("no openssl command to make a certificate for an HTTPS stand-in")
-    certificate = tmp_path_factory.mktemp("tls") / "127.0.0.1.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                    str(certificate.with_suffix(".key")), "-out", str(certificate), "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
     return certificate
-
-
-def https_standin(certificate: Path) -> SlackStandIn:
-    """A Slack stand-in serving HTTPS with `certificate`; a client trusts it through `SSL_CERT_FILE`."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate, certificate.with_suffix(".key"))
-    return SlackStandIn(tls=context)
 
 
 @pytest.fixture

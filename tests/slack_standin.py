@@ -18,7 +18,9 @@ import contextlib
 import copy
 import json
 import random
+import shutil
 import ssl
+import subprocess
 import threading
 import time
 import traceback
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
@@ -106,6 +109,27 @@ class _Faults:
 def dm_channel(user_id: str) -> str:
     """The IM channel id the stand-in gives the bot's DM with `user_id` (`U1` → `D1`)."""
     return "D" + user_id[1:] if user_id[:1] in ("U", "W") else user_id
+
+
+def self_signed_certificate(directory: Path) -> Path | None:
+    """A throwaway self-signed certificate for 127.0.0.1 in `directory` (its key beside it, `.key`),
+    made with the `openssl` command; None without one."""
+    if shutil.which("openssl") is None:
+        return None
+    certificate = directory / "127.0.0.1.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(certificate.with_suffix(".key")), "-out", str(certificate), "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return certificate
+
+
+def https_standin(certificate: Path) -> SlackStandIn:
+    """A stand-in serving HTTPS with `certificate` (from `self_signed_certificate`); a client trusts it
+    through `SSL_CERT_FILE` or an SSL context loading it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, certificate.with_suffix(".key"))
+    return SlackStandIn(tls=context)
 
 
 class SlackStandIn:

@@ -19,8 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handoff_bot.slack import web_client
 from handoff_bot.slack.web_client import KeepAliveWebClient
-from tests.conftest import https_standin
-from tests.slack_standin import BOT_USER_ID, SlackStandIn
+from tests.slack_standin import BOT_USER_ID, SlackStandIn, https_standin
 
 CLIENTS = [WebClient, KeepAliveWebClient]
 

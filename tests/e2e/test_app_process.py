@@ -19,7 +19,6 @@ from handoff_bot.db import Database
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.conftest import https_standin
 from tests.e2e.conftest import (
     CARD_BUTTONS,
     E2E,
@@ -39,7 +38,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.slack_requests import Reply, radio_value, text_value
-from tests.slack_standin import SlackStandIn
+from tests.slack_standin import SlackStandIn, https_standin
 
 pytestmark = pytest.mark.e2e
 
