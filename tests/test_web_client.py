@@ -7,6 +7,7 @@ import os
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,39 @@ def client(cls: type[WebClient], url: str, **kwargs: Any) -> WebClient:
     return cls(token="xoxb-test", base_url=url, timeout=5, **kwargs)
 
 
+class _Server(BaseHTTPRequestHandler):
+    """A small Web API server of HTTP/1.1 (so a client may keep its connection), answering as a test needs."""
+
+    protocol_version = "HTTP/1.1"
+    OK = b'{"ok": true, "user_id": "UBOT"}'
+
+    def answer(self, status: int = 200, body: bytes = OK, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json; charset=utf-8", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_request(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(handler: type[_Server]) -> Iterator[str]:
+    """Serve `handler` on a free loopback port; yields its Web API address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_calls_from_one_thread_go_over_one_connection(standin: SlackStandIn) -> None:
     slack = client(KeepAliveWebClient, standin.api_url)
     assert slack.auth_test()["user_id"] == BOT_USER_ID
@@ -52,35 +86,23 @@ def test_a_plain_http_address_gets_a_connection_per_call_as_from_webclient(stand
     assert len({c.peer for c in standin.calls}) == 2  # a stand-in serving one connection at a time still answers
 
 
-class _AnswersBeforeReading(BaseHTTPRequestHandler):
+class _AnswersBeforeReading(_Server):
     """Answers every other request 429 without reading its body, as a fault-injecting stand-in may."""
 
-    protocol_version = "HTTP/1.1"
     answered = 0
 
     def do_POST(self) -> None:
         type(self).answered += 1
-        limited = self.answered % 2 == 0
-        if not limited:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"ok": false, "error": "ratelimited"}' if limited else b'{"ok": true, "user_id": "UBOT"}'
-        self.send_response(429 if limited else 200)
-        if limited:
-            self.send_header("Retry-After", "0")
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        if self.answered % 2 == 0:
+            self.answer(429, b'{"ok": false, "error": "ratelimited"}', {"Retry-After": "0"})
+        else:
+            self.read_request()
+            self.answer()
 
 
 def test_a_connection_is_not_used_again_after_an_error_answer() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersBeforeReading)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        slack = client(KeepAliveWebClient, f"http://127.0.0.1:{server.server_address[1]}/api/", retry_handlers=[])
+    with serving(_AnswersBeforeReading) as url:
+        slack = client(KeepAliveWebClient, url, retry_handlers=[])
         outcomes = []
         for _ in range(4):
             try:
@@ -88,9 +110,6 @@ def test_a_connection_is_not_used_again_after_an_error_answer() -> None:
             except SlackApiError as error:
                 outcomes.append(error.response.status_code)
         assert outcomes == [True, 429, True, 429]  # the unread request did not spoil the next one
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_each_thread_has_its_own_connection(standin: SlackStandIn) -> None:
@@ -118,21 +137,15 @@ def test_errors_and_retries_are_webclients(standin: SlackStandIn, cls: type[WebC
     assert slack.auth_test()["ok"]  # the connection is still good after the errors
 
 
-class _ClosesWhenIdle(BaseHTTPRequestHandler):
-    """Answers one request as HTTP/1.1 (so the client may keep the connection), then closes it without
-    saying so: what a server does to a connection left idle past its timeout."""
+class _ClosesWhenIdle(_Server):
+    """Answers one request (so the client may keep the connection), then closes it without saying so:
+    what a server does to a connection left idle past its timeout."""
 
-    protocol_version = "HTTP/1.1"
     closed = threading.Semaphore(0)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"ok": true, "user_id": "UBOT"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.read_request()
+        self.answer()
         self.close_connection = True
 
     def finish(self) -> None:
@@ -140,32 +153,19 @@ class _ClosesWhenIdle(BaseHTTPRequestHandler):
         self.connection.close()
         self.closed.release()
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+
+def test_a_connection_the_server_closed_is_replaced_before_the_next_call() -> None:
+    with serving(_ClosesWhenIdle) as url:
+        slack = client(KeepAliveWebClient, url, retry_handlers=[])  # no retry would hide a failed call
+        for _ in range(3):
+            assert slack.auth_test()["ok"]
+            assert _ClosesWhenIdle.closed.acquire(timeout=5)
 
 
-@pytest.fixture
-def closing_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosesWhenIdle)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/"
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_connection_the_server_closed_is_replaced_before_the_next_call(closing_server: str) -> None:
-    slack = client(KeepAliveWebClient, closing_server, retry_handlers=[])  # no retry would hide a failed call
-    for _ in range(3):
-        assert slack.auth_test()["ok"]
-        assert _ClosesWhenIdle.closed.acquire(timeout=5)
-
-
-class _DropsTheSecondRequest(BaseHTTPRequestHandler):
+class _DropsTheSecondRequest(_Server):
     """Answers the first request of each connection and closes the connection on the second without an
     answer: a kept connection a proxy dropped as the next request arrived."""
 
-    protocol_version = "HTTP/1.1"
     requests: list[int] = []
 
     def handle(self) -> None:
@@ -176,28 +176,15 @@ class _DropsTheSecondRequest(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.requests.append(1)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"ok": true, "user_id": "UBOT"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.read_request()
+        self.answer()
 
 
 def test_a_request_a_dropped_kept_connection_did_not_answer_goes_once_more_on_a_new_one() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DropsTheSecondRequest)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        slack = client(KeepAliveWebClient, f"http://127.0.0.1:{server.server_address[1]}/api/", retry_handlers=[])
+    with serving(_DropsTheSecondRequest) as url:
+        slack = client(KeepAliveWebClient, url, retry_handlers=[])
         assert slack.auth_test()["ok"] and slack.auth_test()["ok"]
         assert _DropsTheSecondRequest.requests == [1, 2, 1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_connection_idle_too_long_is_not_used_again(standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
