@@ -7,7 +7,10 @@ and report what those refuse.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -59,6 +62,30 @@ def check_blocks(blocks: Any, where: str = "message") -> list[str]:
         blocks: the `blocks` payload as the bot sent it (already decoded from JSON).
         where: `message`, `modal` or `home`: decides how many blocks are allowed.
     """
+    return _once(_check_blocks, blocks, where)
+
+
+def check_view(view: Any) -> list[str]:
+    """Problems with a modal or Home tab view as given to views.open/push/update/publish."""
+    return _once(_check_view, view)
+
+
+def _once(check: Callable[..., list[str]], value: Any, *args: str) -> list[str]:
+    """`check(value, *args)`, done once for each distinct `value`: a bot sends the same form and the
+    same buttons again and again, and slack_sdk's models are most of the stand-in's work."""
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        return [f"not JSON: {error}"]
+    return list(_checked(check, text, args))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(check: Callable[..., list[str]], text: str, args: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(check(json.loads(text), *args))
+
+
+def _check_blocks(blocks: Any, where: str) -> list[str]:
     if not isinstance(blocks, list):
         return [f"{where}: blocks must be a list, not {type(blocks).__name__}"]
     problems: list[str] = []
@@ -77,8 +104,7 @@ def check_blocks(blocks: Any, where: str = "message") -> list[str]:
     return problems
 
 
-def check_view(view: Any) -> list[str]:
-    """Problems with a modal or Home tab view as given to views.open/push/update/publish."""
+def _check_view(view: Any) -> list[str]:
     if not isinstance(view, dict):
         return [f"view must be an object, not {type(view).__name__}"]
     kind = view.get("type")
@@ -97,7 +123,7 @@ def check_view(view: Any) -> list[str]:
     problems += _max_len(view.get("private_metadata"), f"{kind} private_metadata", PRIVATE_METADATA_MAX)
     problems += _max_len(view.get("callback_id"), f"{kind} callback_id", ID_MAX)
     problems += _max_len(view.get("external_id"), f"{kind} external_id", ID_MAX)
-    problems += check_blocks(view.get("blocks"), kind)
+    problems += _check_blocks(view.get("blocks"), kind)
     try:
         View(**view).to_dict()  # to_dict() runs validate_json() on the view and everything in it
     except Exception as error:  # noqa: BLE001 - reported, not swallowed
@@ -106,13 +132,17 @@ def check_view(view: Any) -> list[str]:
 
 
 def _sdk_block(block: dict[str, Any], path: str) -> list[str]:
+    return [f"{path}: {problem}" for problem in _once(_sdk_refuses, block)]
+
+
+def _sdk_refuses(block: dict[str, Any]) -> list[str]:
     try:
         parsed = Block.parse(block)
         if parsed is None:
-            return [f"{path}: slack_sdk does not know this block type"]
+            return ["slack_sdk does not know this block type"]
         parsed.to_dict()  # runs validate_json() on the block and its elements
     except Exception as error:  # noqa: BLE001 - reported, not swallowed
-        return [f"{path}: slack_sdk refuses the block: {type(error).__name__}: {error}"]
+        return [f"slack_sdk refuses the block: {type(error).__name__}: {error}"]
     return []
 
 

@@ -15,7 +15,6 @@ and slow answers.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import random
 import shutil
@@ -277,12 +276,12 @@ class SlackStandIn:
         }
         with self._cond:
             self._users[user_id] = user
-        return copy.deepcopy(user)
+        return _copy(user)
 
     def user(self, user_id: str) -> dict[str, Any] | None:
         """The user object `users.info` answers for `user_id`, or None."""
         with self._cond:
-            return copy.deepcopy(self._users.get(user_id))
+            return _copy(self._users.get(user_id))
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
         """The latest version of a message the bot posted (a user id means the bot's DM with them).
@@ -291,18 +290,18 @@ class SlackStandIn:
             KeyError: no such message (never posted, or deleted).
         """
         with self._cond:
-            return copy.deepcopy(self._messages[dm_channel(channel)][ts])
+            return _copy(self._messages[dm_channel(channel)][ts])
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Every message the bot has in a channel (or DM with a user id), oldest first."""
         with self._cond:
             found = self._messages.get(dm_channel(channel), {})
-            return [copy.deepcopy(found[ts]) for ts in sorted(found)]
+            return [_copy(found[ts]) for ts in sorted(found)]
 
     def view(self, view_id: str) -> dict[str, Any]:
         """The current version of a view, as Slack holds it (with id, hash, state)."""
         with self._cond:
-            return copy.deepcopy(self._views[view_id])
+            return _copy(self._views[view_id])
 
     def last_view(self, callback_id: str | None = None) -> dict[str, Any]:
         """The view of the latest successful views.open/push/update (optionally with this callback_id).
@@ -513,7 +512,7 @@ class SlackStandIn:
 
     def _users_info(self, params: dict[str, Any]) -> Answer:
         user = self._users.get(str(params.get("user", "")))
-        return _ok(user=copy.deepcopy(user)) if user else _error("user_not_found")
+        return _ok(user=_copy(user)) if user else _error("user_not_found")
 
     def _conversations_open(self, params: dict[str, Any]) -> Answer:
         users = [u for u in str(params.get("users", "")).split(",") if u]
@@ -551,7 +550,7 @@ class SlackStandIn:
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
         self._messages.setdefault(channel, {})[ts] = message
-        return _ok(channel=channel, ts=ts, message=copy.deepcopy(message))
+        return _ok(channel=channel, ts=ts, message=_copy(message))
 
     def _chat_update(self, params: dict[str, Any]) -> Answer:
         channel = str(params.get("channel", ""))
@@ -568,7 +567,7 @@ class SlackStandIn:
         if "blocks" in params:
             message["blocks"] = params["blocks"]
         message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
-        return _ok(channel=channel, ts=message["ts"], text=message["text"], message=copy.deepcopy(message))
+        return _ok(channel=channel, ts=message["ts"], text=message["text"], message=_copy(message))
 
     def _chat_delete(self, params: dict[str, Any]) -> Answer:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
@@ -614,13 +613,13 @@ class SlackStandIn:
         view_id = view_id or f"V{self._serial:08d}"
         stored = {
             "private_metadata": "", "callback_id": "", "external_id": "", "clear_on_close": False,
-            "notify_on_close": False, **copy.deepcopy(view),
+            "notify_on_close": False, **_copy(view),
             "id": view_id, "team_id": TEAM_ID, "state": {"values": {}}, "hash": f"1700000000.{self._serial:08x}",
             "previous_view_id": None, "root_view_id": root or view_id, "app_id": APP_ID,
             "app_installed_team_id": TEAM_ID, "bot_id": BOT_ID,
         }
         self._views[view_id] = stored
-        return copy.deepcopy(stored)
+        return _copy(stored)
 
     def _views_open(self, params: dict[str, Any]) -> Answer:
         refused = self._take_trigger(params.get("trigger_id")) or self._check_view("views.open", params.get("view"))
@@ -769,3 +768,8 @@ def _ok(**fields: Any) -> Answer:
 
 def _error(error: str, **fields: Any) -> Answer:
     return 200, {"ok": False, "error": error, **fields}, {}
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (a round trip through JSON: several times faster than `copy.deepcopy`)."""
+    return json.loads(json.dumps(value))
