@@ -22,6 +22,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
 from handoff_bot.departments.models import Department
+from handoff_bot.departments.service import Choice
 from handoff_bot.followups.service import APPLIES, Item
 from handoff_bot.handoffs import queries
 from handoff_bot.handoffs.models import (
@@ -286,7 +287,7 @@ USER_DATA = {"Sales", "Finance", "1. Amounts in CNY", "2. Send by Friday", *(f"{
 def chinese_views(tr: Translator) -> dict[str, dict[str, Any]]:
     question = Question(id=3, handoff_id=7, asked_by="U0REC", asked_at=NOW, kind=QuestionKind.REFLECTIVE,
                         text="So the invoice goes to Kunming?")
-    departments = [Department(id=1, name="Sales"), Department(id=2, name="Finance")]
+    departments = [Choice(1, "Sales"), Choice(2, "Finance")]
     return {
         "new_handoff": modals.new_handoff(tr, departments, own_departments=departments, title="Q3 invoice",
                                           recipient_id="U0REC", channel_id="C0GEN"),

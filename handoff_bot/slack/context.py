@@ -25,6 +25,8 @@ from handoff_bot.slack.users import SlackDirectory
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+QUEUED_AT = "handoff_queued_at"  # added to a job's payload: when its request was acknowledged (epoch seconds)
+TRIGGER_SECONDS = 3.0  # a trigger_id opens a modal within 3 s of the click or command that sent it
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class SlackContext:
         It runs in the worker process when there is one, else on this process's `after_response`
         threads. If it fails, the error is logged and `user_id` is told that nothing was changed.
         """
-        job = Job(kind, payload, user_id, channel_id)
+        job = Job(kind, {**payload, QUEUED_AT: self.clock.now().timestamp()}, user_id, channel_id)
         if self.hand_over is None:
             self.after_response.submit(self.perform, job)
         else:
@@ -76,6 +78,12 @@ class SlackContext:
                                          "again in a moment."), job.channel_id)
             except Exception:
                 log.exception("could not tell %s either", job.user_id)
+
+    def trigger_expired(self, payload: dict[str, Any]) -> bool:
+        """Whether the trigger_id of a job's `payload` is past its 3 s: the job waited behind others
+        and no modal can open with it, so Slack need not be asked (the user is told to try again)."""
+        queued_at = payload.get(QUEUED_AT)
+        return queued_at is not None and self.clock.now().timestamp() - queued_at > TRIGGER_SECONDS
 
     def tr(self, user_id: str) -> Translator:
         """The translator for a user's Slack locale."""

@@ -6,6 +6,7 @@ retry and delivers again until nothing is pending, so no test sleeps through a b
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -401,6 +402,29 @@ def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> 
     answers = [c.params.get("text") for c in bot.standin.calls_to("response_url") if c.ok]
     assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
     assert the_handoff(bot).state is HandoffState.SENT
+
+
+def test_a_form_whose_trigger_expired_while_its_job_waited_is_not_asked_of_slack(bot: Bot) -> None:
+    """In a burst a form's job can wait past the trigger's 3 s: Slack would refuse it, so it is not
+    asked, and the user is told at once to type /handoff again."""
+    bot.standin.add_user("UNEW")
+    bot.standin.delay("users.info", 0.5)  # the job looks up who typed it first: it waits there
+
+    def time_passes() -> None:
+        bot.standin.wait_for_calls("users.info")
+        bot.clock.advance(timedelta(seconds=3.5))
+
+    later = threading.Thread(target=time_passes)
+    later.start()
+    assert bot.slack.command("UNEW", "").status == 200
+    later.join()
+    answers = [c.params.get("text") for c in bot.standin.wait_for_calls("response_url")]
+    assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
+    assert bot.standin.calls_to("views.open") == []
+
+    bot.standin.delay("users.info", 0)  # in time, the same person gets the form
+    form = modal(bot, lambda: bot.slack.command("UNEW", ""), CallbackId.NEW)
+    assert form["callback_id"] == CallbackId.NEW
 
 
 def test_the_outbox_waits_longer_for_a_slow_users_info_than_an_ack_does(bot: Bot) -> None:

@@ -7,12 +7,13 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from handoff_bot.db import Database
-from handoff_bot.departments.models import Department
+from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.handoffs.service import Draft
@@ -190,6 +191,23 @@ def test_one_form_submitted_twice_at_the_same_moment_records_one_handoff_and_bot
     assert ids[0] == ids[1]
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Handoff)) == 1
+
+
+def test_someone_in_several_departments_chooses_which_one_the_handoff_is_from(bot: Bot) -> None:
+    def offered(view: dict[str, Any], block_id: str) -> list[str] | None:
+        block = next((b for b in view["blocks"] if b["block_id"] == block_id), None)
+        return None if block is None else [o["text"]["text"] for o in block["element"]["options"]]
+
+    with bot.runtime.db.transaction() as session:
+        session.add(Department(name="Audit", updated_at=START))
+    alone = open_new_form(bot)  # the requester is in Sales only: nothing to choose
+    assert offered(alone, BlockId.FROM_DEPARTMENT) is None
+    assert offered(alone, BlockId.DEPARTMENT) == ["Audit", "Finance", "Sales"]
+    with bot.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=bot.finance, user_id=REQUESTER, role=MemberRole.MEMBER))
+    both = open_new_form(bot)
+    assert offered(both, BlockId.FROM_DEPARTMENT) == ["Finance", "Sales"]
+    assert offered(both, BlockId.DEPARTMENT) == ["Audit", "Finance", "Sales"]
 
 
 def test_every_department_can_be_chosen_when_there_are_more_than_a_select_holds(bot: Bot) -> None:

@@ -28,8 +28,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from handoff_bot.departments.models import Department
-from handoff_bot.departments.service import departments_of
+from handoff_bot.departments.service import choices
 from handoff_bot.i18n import translator
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage
 from handoff_bot.slack.blocks import modals
@@ -112,8 +111,8 @@ def _view(world: World, request: dict[str, Any], staged: Staged | None, user: st
     callback = CallbackId(request["callback"])
     if callback is CallbackId.NEW:
         with world.db.transaction() as session:
-            every = session.scalars(select(Department).order_by(Department.name)).all()
-            view = modals.new_handoff(translator("en-US"), every, own_departments=departments_of(session, user))
+            every, own = choices(session, user)
+            view = modals.new_handoff(translator("en-US"), every, own_departments=own)
     else:
         assert staged is not None, "a form other than the new-handoff form needs a `given` handoff"
         view = world.form(callback, staged)

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from handoff_bot.departments.models import Department
+from handoff_bot.departments.service import Choice
 from handoff_bot.handoffs.models import (
     Handoff,
     HandoffState,
@@ -51,7 +51,7 @@ def _radio(options: list[dict[str, Any]], initial: str | None = None) -> dict[st
     return element
 
 
-def _department_select(tr: Translator, departments: Sequence[Department]) -> dict[str, Any]:
+def _department_select(tr: Translator, departments: Sequence[Choice]) -> dict[str, Any]:
     """Every department: a list of up to 100 (Slack's limit for a select), beyond that in groups
     of consecutive names (up to 100 groups of 100), each labelled with its first and last name."""
     element: dict[str, Any] = {"type": "static_select", "action_id": ActionId.INPUT,
@@ -72,9 +72,9 @@ def _department_select(tr: Translator, departments: Sequence[Department]) -> dic
 
 def new_handoff(
     tr: Translator,
-    departments: Sequence[Department],
+    departments: Sequence[Choice],
     *,
-    own_departments: Sequence[Department] = (),
+    own_departments: Sequence[Choice] = (),
     title: str = "",
     recipient_id: str | None = None,
     channel_id: str | None = None,

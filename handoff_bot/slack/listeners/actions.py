@@ -69,6 +69,9 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         """A button that opens a modal if the clicking user may use it now, or tells them why not."""
         def work(body: dict[str, Any]) -> None:
             user_id = body["user"]["id"]
+            if ctx.trigger_expired(body):
+                ctx.say(user_id, N_("Slack could not open the form. Please click the button again."), channel_of(body))
+                return
             tr = ctx.tr(user_id)
             try:
                 ids = _ids(body["actions"][0].get("value", ""), parts)

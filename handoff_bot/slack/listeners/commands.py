@@ -156,25 +156,30 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def open_form(command: dict[str, Any]) -> None:
         user_id = command["user_id"]
         respond = respond_to(command)
-        title, recipient = parse_text(command.get("text") or "")
-        all_departments, own = ctx.read(
-            lambda session: (departments.all_departments(session), departments.departments_of(session, user_id)))
         tr = ctx.tr(user_id)
-        if not all_departments:
+
+        def not_opened(error: str) -> None:
+            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
+                "Slack could not open the form ({error}). Please type /handoff again.", error=error))
+
+        if ctx.trigger_expired(command):
+            not_opened("expired_trigger_id")
+            return
+        title, recipient = parse_text(command.get("text") or "")
+        every, own = ctx.read(lambda session: departments.choices(session, user_id))
+        if not every:
             respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
                 "No departments are set up yet. An admin can import them with "
                 "`python -m handoff_bot departments import FILE`."))
             return
-        view = modals.new_handoff(tr, all_departments, own_departments=own, title=title, recipient_id=recipient,
+        view = modals.new_handoff(tr, every, own_departments=own, title=title, recipient_id=recipient,
                                   channel_id=command.get("channel_id"))
         try:
             client.views_open(trigger_id=command["trigger_id"], view=view)
         except SlackApiError as error:
             if error.response.get("error") == "exchanged_trigger_id":
                 return  # an earlier try opened the form (a job done again after the worker died)
-            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
-                "Slack could not open the form ({error}). Please type /handoff again.",
-                error=error.response.get("error", "error")))
+            not_opened(error.response.get("error", "error"))
 
     def send_export(command: dict[str, Any]) -> None:
         """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
