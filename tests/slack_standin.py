@@ -151,7 +151,7 @@ class SlackStandIn:
         self._uploads: dict[str, bytes] = {}
         self._faults = _Faults()
         self._serial = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.add_user(BOT_USER_ID, BOT_NAME, is_bot=True)
 
@@ -164,8 +164,7 @@ class SlackStandIn:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
@@ -707,6 +706,13 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], Answer]] = {
     "files.getUploadURLExternal": SlackStandIn._files_get_upload_url,
     "files.completeUploadExternal": SlackStandIn._files_complete_upload,
 }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Slack takes every connection. socketserver's backlog of 5 does not: connections beyond it
+    # while the threads are busy were dropped, and each client waited a second to send its SYN again.
+    request_queue_size = 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
