@@ -6,7 +6,7 @@ retry and delivers again until nothing is pending, so no test sleeps through a b
 
 from __future__ import annotations
 
-import threading
+import io
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,9 +21,9 @@ from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, retry_dead
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, SECRET, Bot
 from tests.slack.test_core_loop import buttons, submit_new
-from tests.slack_requests import Reply, radio_value, select_value, text_value, user_value
+from tests.slack_requests import Reply, SlackSender, radio_value, select_value, text_value, user_value
 from tests.slack_standin import Call, dm_channel
 
 WRITES = ["chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.publish"]
@@ -404,27 +404,46 @@ def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> 
     assert the_handoff(bot).state is HandoffState.SENT
 
 
+def delayed_work(bot: Bot, delay: timedelta) -> SlackSender:
+    """A sender whose requests go to the app as a WSGI server hands them over, and `delay` passes on
+    the app's clock between the answer and the work the request started (queued behind others)."""
+    def send(body: bytes, headers: dict[str, str]) -> Reply:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "",
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                   **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()
+                      if k.lower() not in ("content-type", "content-length")},
+                   "CONTENT_TYPE": headers.get("Content-Type", "")}
+        started: list[Any] = []
+        answer = bot.runtime.wsgi(environ, lambda status, head, *_: started.append((int(status[:3]), dict(head))))
+        text = b"".join(answer).decode()
+        bot.clock.advance(delay)
+        answer.close()  # the answer is out: the work starts
+        assert bot.runtime.after_response.wait_idle(10)
+        return Reply(started[0][0], started[0][1], text, None)
+
+    return SlackSender(None, SECRET, bot.standin, transport=send)
+
+
 def test_a_form_whose_trigger_expired_while_its_job_waited_is_not_asked_of_slack(bot: Bot) -> None:
     """In a burst a form's job can wait past the trigger's 3 s: Slack would refuse it, so it is not
-    asked, and the user is told at once to type /handoff again."""
-    bot.standin.add_user("UNEW")
-    bot.standin.delay("users.info", 0.5)  # the job looks up who typed it first: it waits there
-
-    def time_passes() -> None:
-        bot.standin.wait_for_calls("users.info")
-        bot.clock.advance(timedelta(seconds=3.5))
-
-    later = threading.Thread(target=time_passes)
-    later.start()
-    assert bot.slack.command("UNEW", "").status == 200
-    later.join()
-    answers = [c.params.get("text") for c in bot.standin.wait_for_calls("response_url")]
+    asked, and the user is told at once to type /handoff again; a click's modal likewise."""
+    late = delayed_work(bot, timedelta(seconds=3.5))
+    assert late.command(REQUESTER, "").status == 200
+    answers = [c.params.get("text") for c in bot.standin.calls_to("response_url")]
     assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
     assert bot.standin.calls_to("views.open") == []
 
-    bot.standin.delay("users.info", 0)  # in time, the same person gets the form
-    form = modal(bot, lambda: bot.slack.command("UNEW", ""), CallbackId.NEW)
-    assert form["callback_id"] == CallbackId.NEW
+    form = modal(bot, lambda: delayed_work(bot, timedelta(seconds=2.5)).command(REQUESTER, ""), CallbackId.NEW)
+    assert submit_new(bot, form, recipient=RECIPIENT).text == ""
+    pump(bot)
+    card = bot.last(RECIPIENT, "New handoff")
+    assert late.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=card["ts"]).status == 200
+    answers = [c.params.get("text") for c in bot.standin.calls_to("response_url")]
+    assert answers[1:] == ["Slack could not open the form. Please click the button again."]
+    assert len(bot.standin.calls_to("views.open")) == 1  # the form's
+    restate = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card), CallbackId.RESTATE)
+    assert restate["callback_id"] == CallbackId.RESTATE
 
 
 def test_the_outbox_waits_longer_for_a_slow_users_info_than_an_ack_does(bot: Bot) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -70,7 +70,12 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         def work(body: dict[str, Any]) -> None:
             user_id = body["user"]["id"]
             if ctx.trigger_expired(body):
-                ctx.say(user_id, N_("Slack could not open the form. Please click the button again."), channel_of(body))
+                again = N_("Slack could not open the form. Please click the button again.")
+                if body.get("response_url"):  # a button in a message: answered beside it, with no write to wait for
+                    Respond(response_url=body["response_url"], proxy=client.proxy, ssl=client.ssl)(
+                        response_type="ephemeral", replace_original=False, text=ctx.tr(user_id).gettext(again))
+                else:
+                    ctx.say(user_id, again, channel_of(body))
                 return
             tr = ctx.tr(user_id)
             try:
