@@ -4,7 +4,8 @@
 at a lower CPU priority. The web process answers Slack; the worker does
 
 - the jobs requests start (`SlackContext.later`: open the form, a click's state change, the Home
-  tab, an export), which the web process pickles down a pipe once the answer is out;
+  tab, an export), which the web process sends down a pipe once the answer is out (from a thread
+  of its own: when the worker is behind and the pipe is full, no request waits for it);
 - the background work: the outbox worker, the follow-up and digest jobs.
 
 So none of that competes with the acks for the interpreter lock, and when the cores are short the
@@ -23,7 +24,7 @@ import ctypes
 import itertools
 import logging
 import os
-import pickle
+import queue
 import signal
 import sys
 import threading
@@ -70,7 +71,9 @@ class WorkerProcess:
         self._send = threading.Lock()
         self._wake_lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self._unfinished: dict[int, Job] = {}  # sent, not yet reported done
+        self._unfinished: dict[int, Job] = {}  # handed over, not yet reported done
+        self._outgoing: queue.SimpleQueue[tuple[int, Job] | None] = queue.SimpleQueue()  # for the sender
+        self._sender: threading.Thread | None = None
         self._wake_here = ctx.wake
         self._state = threading.Lock()  # stopping and taking over exclude each other
         self._stopping = False
@@ -103,6 +106,8 @@ class WorkerProcess:
         os.close(wakes_in)
         os.set_blocking(wakes_out, False)
         self.forked, self.pid, self._jobs, self._wakes = True, pid, jobs_out, wakes_out
+        self._sender = threading.Thread(target=self._send_jobs, args=(jobs_out,), name="worker-jobs", daemon=True)
+        self._sender.start()
         self.ctx.hand_over = self.hand_over
         self.ctx.wake = self.wake
         self._listener = threading.Thread(target=self._listen, args=(reports_in,), name="worker-reports",
@@ -111,19 +116,31 @@ class WorkerProcess:
         log.info("worker process %s does the work requests start, the outbox and the scheduled jobs", pid)
 
     def hand_over(self, job: Job) -> bool:
-        """Send `job` to the worker; False when it is gone (the caller does the job itself)."""
+        """Queue `job` for the worker; False when it is gone (the caller does the job itself). Never blocks."""
         with self._send:
             if self._jobs is None:
                 return False
             number = next(self._numbers)
             self._unfinished[number] = job
-            try:
-                self._jobs.send((number, job))
-                return True
-            except (OSError, pickle.PicklingError, TypeError, AttributeError):
-                # The worker is gone (the listener takes over), or the job would not pickle.
-                del self._unfinished[number]
-                return False
+        self._outgoing.put((number, job))
+        return True
+
+    def _send_jobs(self, jobs: Connection) -> None:
+        """In the web process: send the jobs handed over down the pipe, in order, until told to stop;
+        then close it (the worker finishes what it has and exits)."""
+        with jobs:
+            while (item := self._outgoing.get()) is not None:
+                number, job = item
+                try:
+                    jobs.send(item)
+                except OSError:
+                    pass  # the worker is gone: the listener does again the jobs it had not reported done
+                except Exception:  # a job that would not pickle (a bug): done here rather than lost
+                    log.exception("could not send a %s job to the worker process; doing it here", job.kind)
+                    with self._send:
+                        mine = self._unfinished.pop(number, None) is not None
+                    if mine:
+                        self.ctx.after_response.submit(self.ctx.perform, job)
 
     def wake(self) -> None:
         """Wake the worker's outbox worker (notices were queued here); never blocks."""
@@ -144,7 +161,7 @@ class WorkerProcess:
             self._stopping = True
         with self._send:
             if self._jobs is not None:
-                self._jobs.close()
+                self._outgoing.put(None)  # the sender sends what was handed over and closes the pipe
                 self._jobs = None
         if self.pid is not None:
             pid, self.pid = self.pid, None
@@ -157,6 +174,8 @@ class WorkerProcess:
                     os.waitpid(pid, 0)
                     break
                 time.sleep(0.05)
+        if self._sender is not None:
+            self._sender.join(5)
         if self._listener is not None:
             self._listener.join(5)
         with self._wake_lock:
@@ -195,8 +214,8 @@ class WorkerProcess:
         reports.close()
         with self._send:
             if self._jobs is not None:
-                self._jobs.close()
-            self._jobs = None
+                self._outgoing.put(None)
+                self._jobs = None
             unfinished = list(self._unfinished.values())
             self._unfinished.clear()
         with self._state:

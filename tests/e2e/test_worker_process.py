@@ -105,3 +105,22 @@ def test_jobs_the_worker_had_not_finished_when_it_died_are_done_by_the_app(e2e: 
     assert opened() == WORKER_THREADS + 1
     # The forms tried again had opened already: nobody is told otherwise.
     assert e2e.standin.calls_to("response_url") == [] and e2e.ephemerals(REQUESTER) == []
+
+
+def test_a_worker_that_falls_behind_holds_up_no_ack_and_every_form_is_answered(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    os.kill(worker, signal.SIGSTOP)  # the worker gets no CPU: its pipe fills and stays full
+    try:
+        commands = 200  # their jobs are several times what the pipe holds
+        for _ in range(commands):
+            assert e2e.slack.command(REQUESTER).status == 200
+    finally:
+        os.kill(worker, signal.SIGCONT)
+
+    def answered() -> int:  # a form opened, or its user told to type /handoff again
+        told = [c for c in e2e.standin.calls_to("response_url")
+                if str(c.params.get("text")).endswith("Please type /handoff again.")]
+        return len([c for c in e2e.standin.calls_to("views.open") if c.ok]) + len(told)
+
+    e2e.standin.wait_for(lambda _: answered() >= commands, 30)
+    assert answered() == commands
