@@ -7,7 +7,8 @@
     .venv/bin/python benchmarks/run_all.py --servers sqlite,floor --kinds command --levels 1   # one row each
 
 What it runs, one server at a time, all on loopback, all talking to one Slack stand-in
-(`tests/slack_standin.py`) in a process of its own (`benchmarks/standin_process.py`):
+(`tests/slack_standin.py`) in a process of its own (`benchmarks/standin_process.py`), over HTTPS
+as to Slack (a throwaway certificate from `openssl`, trusted through `SSL_CERT_FILE`):
 
 1. `python app.py` on a fresh SQLite file, as deployed (waitress, 8 threads, its outbox worker
    and schedulers running);
@@ -73,6 +74,7 @@ from handoff_bot.handoffs.models import Handoff  # noqa: E402
 from handoff_bot.outbox.models import OutboxMessage, OutboxState  # noqa: E402
 from handoff_bot.slack.ids import ActionId, CallbackId  # noqa: E402
 from tests.slack_requests import SlackSender, http_transport  # noqa: E402
+from tests.slack_standin import self_signed_certificate  # noqa: E402
 
 SECRET = "bench-signing-secret"
 REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER = "UREQ", "UREC", "UMEM", "UMGR", "UOUT"
@@ -478,12 +480,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs, load average {load_avg[0]:.2f} at start, {platform.platform()}, "
           f"Python {platform.python_version()}", flush=True)
     began = time.monotonic()
-    with (tempfile.TemporaryDirectory(prefix="handoff-runall-") as tmp, StandInProcess() as standin,
-          ExitStack() as stack):
+    with tempfile.TemporaryDirectory(prefix="handoff-runall-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
+        # HTTPS, as Slack is reached: the servers keep their connections to it (app.py does, over HTTPS).
+        certificate = self_signed_certificate(workdir)
+        standin = stack.enter_context(StandInProcess(certificate))
+        if certificate is not None:
+            os.environ["SSL_CERT_FILE"] = str(certificate)  # trusted by the servers started below
         for user in (REQUESTER, RECIPIENT, MEMBER, MANAGER, OUTSIDER):
             standin.add_user(user)
         bench = Bench(args, workdir, standin)
+        if certificate is None:
+            bench.notes.append("no openssl command to make a certificate with: the Slack stand-in served plain HTTP")
         if "sqlite" in servers:
             bench.app("SQLite", f"sqlite:///{workdir / 'bench.db'}")
         if "postgresql" in servers and postgres_reachable(args.database_url):

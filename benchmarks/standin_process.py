@@ -14,13 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from multiprocessing.managers import BaseManager
+from pathlib import Path
 from typing import Any
 
-from tests.slack_standin import Call, SlackStandIn
+from tests.slack_standin import Call, SlackStandIn, https_standin
 
 
 class _Served(SlackStandIn):
     """The stand-in as the child process serves it: properties as methods, `start` returning nothing."""
+
+    def __init__(self, certificate: str | None) -> None:
+        super().__init__(None if certificate is None else https_standin(Path(certificate)).tls)
 
     def serve(self) -> None:
         self.start()
@@ -49,10 +53,11 @@ _Manager.register("StandIn", _Served, exposed=(
 class StandInProcess:
     """What the benchmarks use of `SlackStandIn`, served by a child process; a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, certificate: Path | None = None) -> None:
+        """`certificate`: serve HTTPS with it (from `self_signed_certificate`), as Slack is reached."""
         self._manager = _Manager()
         self._manager.start()
-        self._remote: Any = self._manager.StandIn()  # type: ignore[attr-defined]
+        self._remote: Any = self._manager.StandIn(None if certificate is None else str(certificate))  # type: ignore[attr-defined]
         self._remote.serve()
         self.api_url: str = self._remote.api_url_()
 
