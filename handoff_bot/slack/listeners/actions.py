@@ -28,6 +28,7 @@ from handoff_bot.slack.ids import ActionId
 
 log = logging.getLogger(__name__)
 Build = Callable[[Session, list[int], str, Translator], dict[str, Any]]
+CLICK_FIELDS = ("user", "actions", "trigger_id", "response_url", "channel", "container")
 
 
 def _ids(value: str, parts: int) -> list[int]:
@@ -187,7 +188,8 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         if not _well_formed(body):
             log.warning("ignored a malformed click: %.300r", body)
             return
-        ctx.later(body["user"]["id"], channel_of(body), "click", body)
+        # What the work reads of a click: not the message or view it was in (up to 50 or 100 blocks to pickle).
+        ctx.later(body["user"]["id"], channel_of(body), "click", {k: body[k] for k in CLICK_FIELDS if k in body})
 
     def clicked(body: dict[str, Any]) -> None:
         action_id = body["actions"][0].get("action_id")
