@@ -7,6 +7,9 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 SECRET = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
@@ -28,6 +31,29 @@ class JsonFormatter(logging.Formatter):
         return SECRET.sub("[redacted]", json.dumps(entry, ensure_ascii=False))
 
 
+class OncePer(logging.Filter):
+    """Lets a logger's records through at most once every `seconds`; the next one let through says
+    how many were held back. For warnings that come with every request under load."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.seconds, self.clock = seconds, clock
+        self._last: float | None = None
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if self._last is not None and now - self._last < self.seconds:
+                self._held += 1
+                return False
+            held, self._held, self._last = self._held, 0, now
+        if held:
+            record.msg, record.args = f"{record.getMessage()} ({held} more held back)", ()
+        return True
+
+
 def setup_logging() -> None:
     """JSON lines on stderr at `LOG_LEVEL` (default INFO)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -44,5 +70,7 @@ def setup_logging() -> None:
     logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The web server warns of every request that finds its threads busy: under load, a line each.
+    logging.getLogger("waitress.queue").addFilter(OncePer(10.0))
     # Bolt warns that SLACK_BOT_TOKEN from the environment is unused: the app gives it a client instead.
     logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from handoff_bot.db import alembic_config
-from handoff_bot.logs import setup_logging
+from handoff_bot.logs import OncePer, setup_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\
@@ -296,6 +297,32 @@ def test_an_unknown_log_level_is_reported_and_info_is_used(monkeypatch: pytest.M
     finally:
         root.handlers[:], root.level = handlers, level
     assert "LOG_LEVEL=VERBOSE is not a level (DEBUG, INFO, WARNING, ERROR); logging at INFO" in capsys.readouterr().err
+
+
+def test_the_web_servers_warning_of_every_busy_request_is_logged_once_every_ten_seconds(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root, queue = logging.getLogger(), logging.getLogger("waitress.queue")
+    handlers, level, filters = root.handlers[:], root.level, queue.filters[:]
+    try:
+        setup_logging()
+        for depth in range(1, 6):
+            queue.warning("Task queue depth is %d", depth)
+    finally:
+        root.handlers[:], root.level, queue.filters[:] = handlers, level, filters
+    lines = [json.loads(line)["message"] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["Task queue depth is 1"]
+
+    now = [100.0]
+    once = OncePer(10.0, clock=lambda: now[0])
+    seen: list[str] = []
+    for depth, at in ((1, 100.0), (2, 104.0), (3, 109.9), (4, 110.0), (5, 115.0), (6, 125.0)):
+        now[0] = at
+        record = logging.LogRecord("waitress.queue", logging.WARNING, __file__, 1, "Task queue depth is %d",
+                                   (depth,), None)
+        if once.filter(record):
+            seen.append(record.getMessage())
+    assert seen == ["Task queue depth is 1", "Task queue depth is 4 (2 more held back)",
+                    "Task queue depth is 6 (1 more held back)"]
 
 
 def test_a_department_without_a_manager_is_imported_with_a_warning(cli: Run, tmp_path: Path):
