@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import default_retry_handlers
 from sqlalchemy import func, select
 
 from handoff_bot.clock import Clock, SystemClock
@@ -29,7 +30,7 @@ from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
 from handoff_bot.slack.delivery import Deliverer
 from handoff_bot.slack.users import SlackDirectory
-from handoff_bot.slack.web_client import KeepAliveWebClient
+from handoff_bot.slack.web_client import BriefRateLimitRetry, KeepAliveWebClient
 from handoff_bot.slack.worker import WorkerProcess
 from handoff_bot.web import make_wsgi
 
@@ -61,8 +62,10 @@ class Runtime:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url)
-        # For the work requests start (views.open within the trigger's 3 s): keep the calls short.
-        self.client = KeepAliveWebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5)
+        # For the work requests start (views.open within the trigger's 3 s): keep the calls short, and
+        # wait out a rate limit only when Slack asks for a second or less.
+        self.client = KeepAliveWebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=5,
+                                         retry_handlers=[*default_retry_handlers(), BriefRateLimitRetry()])
         # Profiles looked up while requests are answered (a user's language, a form's recipient) get one
         # try, bounded, so that a slow users.info cannot hold an ack past Slack's 3 s; the outbox and the
         # digests, which answer nobody, wait longer for them.

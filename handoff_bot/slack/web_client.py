@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import select
 import socket
 import threading
@@ -25,6 +26,7 @@ from urllib.parse import SplitResult, urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RateLimitErrorRetryHandler, RetryState
 
 IDLE_LIMIT = 30.0  # seconds a connection may sit unused and still be used: NATs and proxies drop idle ones
 
@@ -135,3 +137,38 @@ def _closed_by_peer(sock: Any) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+class BriefRateLimitRetry(RateLimitErrorRetryHandler):
+    """Once more after a 429 (rate limited) whose Retry-After is at most `longest` seconds.
+
+    A form must open within its trigger's 3 s: one Slack will take in a second is worth waiting for,
+    while slack_sdk's own handler would wait whatever Slack asks (and a second more at random).
+    The outbox has its own retries, durable ones; this is for the calls a job makes.
+    """
+
+    def __init__(self, longest: float = 1.0) -> None:
+        super().__init__(max_retry_count=1)
+        self.longest = longest
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        wait = _retry_after(response)
+        return response is not None and response.status_code == 429 and wait is not None and wait <= self.longest
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        state.next_attempt_requested = True
+        time.sleep((_retry_after(response) or 0.0) + random.uniform(0.0, 0.1))
+        state.increment_current_attempt()
+
+
+def _retry_after(response: HttpResponse | None) -> float | None:
+    """The seconds a 429 answer's Retry-After asks for; None when it has none that reads as a number."""
+    if response is None:
+        return None
+    values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(values[0]) if values else None
+    except ValueError:
+        return None

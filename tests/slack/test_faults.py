@@ -183,9 +183,11 @@ def test_a_full_loop_completes_with_30_percent_of_writes_failing(bot: Bot, seed:
     refused = [c for c in ephemerals if c.params["user"] == OUTSIDER]
     assert [c.params["channel"] for c in refused] == [dm_channel(REQUESTER)]
     assert "Only <@UREQ>" in refused[0].params["text"]
-    # A click whose modal Slack would not open was answered: the user clicked again.
-    unopened = [c for c in standin.calls_to("views.open", include_faults=True)
-                if c.fault and c.params["view"]["callback_id"] != CallbackId.NEW]
+    # A click whose modal Slack would not open (a 500, or a 429 not taken again in a second) was
+    # answered: the user clicked again.
+    tried = [c for c in standin.calls_to("views.open", include_faults=True)
+             if c.params["view"]["callback_id"] != CallbackId.NEW]
+    unopened = {c.params["trigger_id"] for c in tried} - {c.params["trigger_id"] for c in tried if c.ok}
     assert [c.params["text"] for c in ephemerals if c not in refused] == [
         "Slack could not open the form. Please click the button again."] * len(unopened)
     assert all(m.state is OutboxState.SENT for m in outbox(bot)), [(m.kind, m.state) for m in outbox(bot)]
@@ -444,6 +446,20 @@ def test_a_form_whose_trigger_expired_while_its_job_waited_is_not_asked_of_slack
     assert len(bot.standin.calls_to("views.open")) == 1  # the form's
     restate = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card), CallbackId.RESTATE)
     assert restate["callback_id"] == CallbackId.RESTATE
+
+
+def test_a_form_slack_rate_limits_for_a_second_still_opens_and_a_longer_limit_is_explained(bot: Bot) -> None:
+    bot.standin.fail("views.open", status=429, times=1, retry_after=1)
+    assert bot.slack.command(REQUESTER, "").status == 200
+    tries = bot.standin.calls_to("views.open", include_faults=True)
+    assert [c.fault for c in tries] == [429, None] and tries[0].params["trigger_id"] == tries[1].params["trigger_id"]
+    assert tries[1].ok and bot.standin.calls_to("response_url") == []
+
+    bot.standin.fail("views.open", status=429, times=1, retry_after=30)  # beyond the trigger's 3 s
+    assert bot.slack.command(REQUESTER, "").status == 200
+    assert len(bot.standin.calls_to("views.open", include_faults=True)) == 3
+    answers = [c.params.get("text") for c in bot.standin.calls_to("response_url")]
+    assert answers == ["Slack could not open the form (ratelimited). Please type /handoff again."]
 
 
 def test_the_outbox_waits_longer_for_a_slow_users_info_than_an_ack_does(bot: Bot) -> None:
