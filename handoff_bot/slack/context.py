@@ -136,6 +136,11 @@ class SlackContext:
             "&amp;", "&")
 
 
+def unstamped(payload: dict[str, Any]) -> dict[str, Any]:
+    """A job's payload without the time it was queued: `trigger_expired` leaves it to Slack."""
+    return {k: v for k, v in payload.items() if k != QUEUED_AT}
+
+
 def channel_of(body: dict[str, Any]) -> str | None:
     """The channel a clicked message is in, if the click came from a message."""
     return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

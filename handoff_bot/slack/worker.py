@@ -31,12 +31,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
 from handoff_bot.metrics import Metrics
-from handoff_bot.slack.context import Job, SlackContext
+from handoff_bot.slack.context import Job, SlackContext, unstamped
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
@@ -117,12 +118,12 @@ class WorkerProcess:
 
     def hand_over(self, job: Job) -> bool:
         """Queue `job` for the worker; False when it is gone (the caller does the job itself). Never blocks."""
-        with self._send:
+        with self._send:  # with `stop()` and the take-over: a job is queued before the sender is told to stop
             if self._jobs is None:
                 return False
             number = next(self._numbers)
             self._unfinished[number] = job
-        self._outgoing.put((number, job))
+            self._outgoing.put((number, job))
         return True
 
     def _send_jobs(self, jobs: Connection) -> None:
@@ -188,12 +189,16 @@ class WorkerProcess:
                 self._stop_here = None
 
     def _take_over(self, unfinished: list[Job]) -> None:
-        """Do the worker's work in this process from now on, first the jobs it left unfinished."""
+        """Do the worker's work in this process from now on, first the jobs it left unfinished.
+
+        Those may have been begun: a form may be open already. They go to Slack whatever their age,
+        which answers `exchanged_trigger_id` for a form it opened (and the user is told nothing).
+        """
         self.ctx.hand_over = None
         self.ctx.wake = self._wake_here
         self._stop_here = self.background()
         for job in unfinished:
-            self.ctx.after_response.submit(self.ctx.perform, job)
+            self.ctx.after_response.submit(self.ctx.perform, replace(job, payload=unstamped(job.payload)))
 
     def _listen(self, reports: Connection) -> None:
         """In the web process: jobs done, counts for the metrics; take over if the worker dies."""

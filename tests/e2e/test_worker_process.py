@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,22 @@ def test_jobs_the_worker_had_not_finished_when_it_died_are_done_by_the_app(e2e: 
     assert opened() == WORKER_THREADS + 1
     # The forms tried again had opened already: nobody is told otherwise.
     assert e2e.standin.calls_to("response_url") == [] and e2e.ephemerals(REQUESTER) == []
+
+
+def test_a_form_the_worker_had_begun_when_it_died_is_not_reported_failed_however_late(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    e2e.standin.delay("views.open", 6.0)  # Slack takes the form, and is slow to say so
+    sent = time.monotonic()
+    assert e2e.slack.command(REQUESTER).status == 200
+    e2e.standin.wait_for(lambda _: e2e.views_opened() == 1, 10)
+    e2e.standin.delay("views.open", 0)
+    time.sleep(max(0.0, sent + 3.5 - time.monotonic()))  # the app's clock is the system's: past the 3 s
+    os.kill(worker, signal.SIGKILL)
+
+    e2e.standin.wait_for(lambda _: e2e.views_opened() == 2, 10)  # done again by the app, though late
+    again = e2e.standin.calls_to("views.open", include_faults=True)[1]
+    assert again.response is not None and again.response["error"] == "exchanged_trigger_id"
+    assert e2e.standin.calls_to("response_url") == []  # the form is open: nobody is told otherwise
 
 
 def test_a_worker_that_falls_behind_holds_up_no_ack_and_every_form_is_answered(e2e: E2E) -> None:
