@@ -126,8 +126,8 @@ class Database:
 
     def ping(self) -> bool:
         """True when the database answers."""
-        try:
-            with self.engine.connect() as conn:
+        try:  # read-only: on SQLite it need not wait for a writer (another process may hold the lock for long)
+            with self.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - readiness only reports, the caller logs

@@ -7,9 +7,11 @@ retry and delivers again until nothing is pending, so no test sleeps through a b
 from __future__ import annotations
 
 import io
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -267,6 +269,21 @@ def test_server_errors_back_off_with_growing_waits(bot: Bot) -> None:
     assert bot.deliver() == 2
     assert [c.fault for c in attempts(bot)] == [500, 500, 500, None, None]
     assert [m.state for m in outbox(bot)] == [OutboxState.SENT, OutboxState.SENT]
+
+
+def test_readiness_answers_while_another_process_holds_the_sqlite_write_lock(bot: Bot) -> None:
+    url = bot.runtime.db.engine.url
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite's single writer lock")
+    writer = sqlite3.connect(str(url.database), isolation_level=None)  # as the worker in a long write
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            report = pool.submit(bot.runtime.readiness).result(timeout=5)  # not the 30 s busy timeout
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert report["ready"] is True and report["database"] == "ok"
 
 
 def test_after_max_attempts_a_notice_is_dead_and_left_alone(bot: Bot) -> None:
