@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -59,6 +59,8 @@ class Metrics:
                                 registry=self.registry)
         self.followups = Counter("handoff_followups_fired", "Follow-ups fired", registry=self.registry)
         self.digests = Counter("handoff_digests_sent", "Weekly digests queued", registry=self.registry)
+        self.jobs = Gauge("handoff_jobs_unfinished", "Work requests started (forms, modals, clicks' changes) "
+                          "not yet done: grows when the worker falls behind", registry=self.registry)
         self.registry.register(_OutboxDepth(db))
         # Set in the worker process: its counts go to the web process, which serves /metrics.
         self.forward: Callable[[str, float, tuple[str, ...]], None] | None = None

@@ -87,6 +87,7 @@ class Runtime:
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
         self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
         self.worker = WorkerProcess(self.ctx, self.metrics, self.start_background)
+        self.metrics.jobs.set_function(lambda: self.worker.unfinished + self.after_response.busy)
         self._socket_mode: Any = None
         self._closing = threading.Event()
 
@@ -134,6 +135,7 @@ class Runtime:
             report["socket_mode"] = socket
         if self.worker.forked:
             report["worker"] = "running" if self.worker.running else "gone (this process does its work)"
+        report["jobs_unfinished"] = self.worker.unfinished + self.after_response.busy
         return report
 
     def start_background(self) -> Callable[[], None]:

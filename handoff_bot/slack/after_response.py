@@ -8,7 +8,7 @@ it) this executor holds what the request submits, and starts it once the server 
 answer.
 
 In `python app.py` the jobs go to the worker process (`slack.worker`): the held call (`defer`)
-only pickles the job down a pipe, in the thread that answered. Where there is no worker (tests
+only queues the job for the thread that sends it down a pipe. Where there is no worker (tests
 that run the app in-process, or after the worker died) the jobs run here, on a thread pool or,
 when every pool thread is busy, in the thread that answered (see `_start`).
 
@@ -123,6 +123,12 @@ class AfterResponse(Executor):
             except RuntimeError:  # the pool is shut down (the process is stopping): do it here
                 pass
         run()
+
+    @property
+    def busy(self) -> int:
+        """Work submitted and not finished."""
+        with self._idle:
+            return self._busy
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing submitted is held, queued or running; False on timeout."""

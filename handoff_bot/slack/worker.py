@@ -86,6 +86,12 @@ class WorkerProcess:
         """Whether the worker process takes the work."""
         return self._jobs is not None
 
+    @property
+    def unfinished(self) -> int:
+        """Jobs handed over that the worker has not reported done."""
+        with self._send:
+            return len(self._unfinished)
+
     def start(self) -> None:
         """Fork the worker and hand it the work; where processes cannot fork, do the work here."""
         if not hasattr(os, "fork"):

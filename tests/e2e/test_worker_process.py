@@ -131,6 +131,8 @@ def test_a_worker_that_falls_behind_holds_up_no_ack_and_every_form_is_answered(e
         commands = 200  # their jobs are several times what the pipe holds
         for _ in range(commands):
             assert e2e.slack.command(REQUESTER).status == 200
+        assert readiness(e2e)["jobs_unfinished"] == commands  # the backlog shows, in /readyz and /metrics
+        assert f"handoff_jobs_unfinished {commands:.1f}" in http_get(e2e.app.url + "/metrics")[1]
     finally:
         os.kill(worker, signal.SIGCONT)
 
@@ -141,3 +143,4 @@ def test_a_worker_that_falls_behind_holds_up_no_ack_and_every_form_is_answered(e
 
     e2e.standin.wait_for(lambda _: answered() >= commands, 30)
     assert answered() == commands
+    wait_until(lambda: readiness(e2e)["jobs_unfinished"] == 0, what="the worker to report every job done")
