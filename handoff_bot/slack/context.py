@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from slack_bolt import Respond
+from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -134,6 +136,11 @@ class SlackContext:
             return "@" + (profile.name if profile else match.group(1))
         return MENTION.sub(name, text).replace("*", "").replace("&lt;", "<").replace("&gt;", ">").replace(
             "&amp;", "&")
+
+
+def respond_to(client: WebClient, payload: dict[str, Any]) -> Respond:
+    """Answers through a request's `response_url` (as Bolt's `respond`; a job has no Bolt context)."""
+    return Respond(response_url=payload.get("response_url"), proxy=client.proxy, ssl=client.ssl)
 
 
 def unstamped(payload: dict[str, Any]) -> dict[str, Any]:

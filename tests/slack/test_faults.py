@@ -461,6 +461,10 @@ def test_a_form_whose_trigger_expired_while_its_job_waited_is_not_asked_of_slack
     answers = [c.params.get("text") for c in bot.standin.calls_to("response_url")]
     assert answers[1:] == ["Slack could not open the form. Please click the button again."]
     assert len(bot.standin.calls_to("views.open")) == 1  # the form's
+    bot.standin.fail("response_url", 500)  # then it comes through the outbox, as a message only they see
+    assert late.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=card["ts"]).status == 200
+    pump(bot)
+    assert bot.ephemerals(RECIPIENT) == ["Slack could not open the form. Please click the button again."]
     restate = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card), CallbackId.RESTATE)
     assert restate["callback_id"] == CallbackId.RESTATE
 

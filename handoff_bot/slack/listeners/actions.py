@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from handoff_bot.handoffs.models import HandoffState, Question
 from handoff_bot.i18n import N_, Translator
 from handoff_bot.outbox import service as outbox
 from handoff_bot.slack.blocks import modals
-from handoff_bot.slack.context import SlackContext, channel_of
+from handoff_bot.slack.context import SlackContext, channel_of, respond_to
 from handoff_bot.slack.ids import ActionId
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,10 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             user_id = body["user"]["id"]
             if ctx.trigger_expired(body):
                 again = N_("Slack could not open the form. Please click the button again.")
-                if body.get("response_url"):  # a button in a message: answered beside it, with no write to wait for
-                    Respond(response_url=body["response_url"], proxy=client.proxy, ssl=client.ssl)(
-                        response_type="ephemeral", replace_original=False, text=ctx.tr(user_id).gettext(again))
-                else:
+                # A button in a message is answered beside it, with no write to wait for.
+                if not body.get("response_url") or respond_to(client, body)(
+                        response_type="ephemeral", replace_original=False,
+                        text=ctx.tr(user_id).gettext(again)).status_code != 200:
                     ctx.say(user_id, again, channel_of(body))
                 return
             tr = ctx.tr(user_id)

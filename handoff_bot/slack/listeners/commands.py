@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks import modals, replies
 from handoff_bot.slack.blocks.common import context
-from handoff_bot.slack.context import MENTION, SlackContext
+from handoff_bot.slack.context import MENTION, SlackContext, respond_to
 from handoff_bot.text import clean
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -76,10 +76,6 @@ def export_since(args: list[str]) -> date | None:
 
 
 def register(app: App, ctx: SlackContext, client: WebClient) -> None:
-    def respond_to(command: dict[str, Any]) -> Respond:
-        """Answers through the command's response_url (as Bolt's `respond`; a job has no Bolt context)."""
-        return Respond(response_url=command.get("response_url"), proxy=client.proxy, ssl=client.ssl)
-
     def list_reply(user_id: str, variant: str, tr: Translator) -> dict[str, Any]:
         """The ephemeral answer to `/handoff list [open|mine|dept]`."""
         now = ctx.clock.now()
@@ -155,7 +151,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
 
     def open_form(command: dict[str, Any]) -> None:
         user_id = command["user_id"]
-        respond = respond_to(command)
+        respond = respond_to(client, command)
         tr = ctx.tr(user_id)
 
         def not_opened(error: str) -> None:
@@ -184,7 +180,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def send_export(command: dict[str, Any]) -> None:
         """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
         user_id = command["user_id"]
-        respond = respond_to(command)
+        respond = respond_to(client, command)
         try:
             since = export_since(command["args"])
         except ValueError:
