@@ -260,10 +260,11 @@ def follow_up(standin: StandInProcess, db: Database | None, level: Level, calls_
             return len(told) - (sum(not c.ok for c in opened()) if level.kind == "command" else 0)
 
         wait_until(lambda: len(opened()) + late() >= level.sent - level.errors, FOLLOW_UP_TIMEOUT)
-        ok = [c for c in opened() if c.ok]
-        refused = sorted({str((c.response or {}).get("error") or c.fault) for c in opened() if not c.ok})
+        tried, told = opened(), late()
+        ok = [c for c in tried if c.ok]
+        refused = sorted({str((c.response or {}).get("error") or c.fault) for c in tried if not c.ok})
         level.follow_up = (f"forms opened {len(ok)}/{level.sent}" + (f" ({', '.join(refused)})" if refused else "")
-                           + (f", {late()} past their trigger's 3 s when their turn came" if late() else ""))
+                           + (f", {told} past their trigger's 3 s when their turn came" if told else ""))
         return
     assert db is not None
     drained = wait_until(lambda: outbox_empty(db), FOLLOW_UP_TIMEOUT)

@@ -17,14 +17,14 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
-from tests.slack_standin import Call, SlackStandIn, https_standin
+from tests.slack_standin import Call, SlackStandIn, tls_context
 
 
 class _Served(SlackStandIn):
     """The stand-in as the child process serves it: properties as methods, `start` returning nothing."""
 
     def __init__(self, certificate: str | None) -> None:
-        super().__init__(None if certificate is None else https_standin(Path(certificate)).tls)
+        super().__init__(None if certificate is None else tls_context(Path(certificate)))
 
     def serve(self) -> None:
         self.start()

@@ -123,12 +123,17 @@ def self_signed_certificate(directory: Path) -> Path | None:
     return certificate
 
 
+def tls_context(certificate: Path) -> ssl.SSLContext:
+    """A server-side context serving `certificate` (from `self_signed_certificate`)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, certificate.with_suffix(".key"))
+    return context
+
+
 def https_standin(certificate: Path) -> SlackStandIn:
     """A stand-in serving HTTPS with `certificate` (from `self_signed_certificate`); a client trusts it
     through `SSL_CERT_FILE` or an SSL context loading it."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate, certificate.with_suffix(".key"))
-    return SlackStandIn(tls=context)
+    return SlackStandIn(tls=tls_context(certificate))
 
 
 class SlackStandIn:
