@@ -4,8 +4,8 @@
 at a lower CPU priority. The web process answers Slack; the worker does
 
 - the jobs requests start (`SlackContext.later`: open the form, a click's state change, the Home
-  tab, an export), which the web process sends down a pipe once the answer is out (from a thread
-  of its own: when the worker is behind and the pipe is full, no request waits for it);
+  tab, an export), which the web process sends down a pipe once the answer is out (when the worker
+  is behind and the pipe is full, a thread of its own sends them: no request waits for it);
 - the background work: the outbox worker, the follow-up and digest jobs.
 
 So none of that competes with the acks for the interpreter lock, and when the cores are short the
@@ -25,6 +25,7 @@ import itertools
 import logging
 import os
 import queue
+import select
 import signal
 import sys
 import threading
@@ -34,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from handoff_bot.metrics import Metrics
@@ -74,6 +76,9 @@ class WorkerProcess:
         self._numbers = itertools.count(1)
         self._unfinished: dict[int, Job] = {}  # handed over, not yet reported done
         self._outgoing: queue.SimpleQueue[tuple[int, Job] | None] = queue.SimpleQueue()  # for the sender
+        self._queued = 0  # jobs in `_outgoing` the sender has not yet written
+        self._writing = threading.Lock()  # one writer on the pipe at a time
+        self._room: select.poll | None = None  # asks whether the pipe takes a small write without blocking
         self._sender: threading.Thread | None = None
         self._wake_here = ctx.wake
         self._state = threading.Lock()  # stopping and taking over exclude each other
@@ -113,6 +118,8 @@ class WorkerProcess:
         os.close(wakes_in)
         os.set_blocking(wakes_out, False)
         self.forked, self.pid, self._jobs, self._wakes = True, pid, jobs_out, wakes_out
+        self._room = select.poll()
+        self._room.register(jobs_out.fileno(), select.POLLOUT)
         self._sender = threading.Thread(target=self._send_jobs, args=(jobs_out,), name="worker-jobs", daemon=True)
         self._sender.start()
         self.ctx.hand_over = self.hand_over
@@ -123,23 +130,47 @@ class WorkerProcess:
         log.info("worker process %s does the work requests start, the outbox and the scheduled jobs", pid)
 
     def hand_over(self, job: Job) -> bool:
-        """Queue `job` for the worker; False when it is gone (the caller does the job itself). Never blocks."""
+        """Send `job` to the worker; False when it is gone (the caller does the job itself). Never blocks:
+        when the pipe is full (the worker is behind), the job waits in memory for the sender thread."""
         with self._send:  # with `stop()` and the take-over: a job is queued before the sender is told to stop
             if self._jobs is None:
                 return False
             number = next(self._numbers)
             self._unfinished[number] = job
+            if self._queued == 0 and self._send_now(self._jobs, (number, job)):
+                return True
+            self._queued += 1
             self._outgoing.put((number, job))
         return True
 
+    def _send_now(self, jobs: Connection, item: tuple[int, Job]) -> bool:
+        """Write `item` to the pipe here if that cannot block: small enough to go in one piece, and room
+        for it. (Waking the sender thread for every job would cost the next ack a thread switch.)"""
+        try:
+            data = ForkingPickler.dumps(item)
+        except Exception:  # noqa: BLE001 - the sender thread reports it
+            return False
+        if len(data) + 4 > select.PIPE_BUF or not self._writing.acquire(blocking=False):
+            return False
+        try:
+            if self._room is None or not any(event & select.POLLOUT for _, event in self._room.poll(0)):
+                return False
+            jobs.send_bytes(data)
+        except OSError:
+            pass  # the worker is gone: the listener does again the jobs it had not reported done
+        finally:
+            self._writing.release()
+        return True
+
     def _send_jobs(self, jobs: Connection) -> None:
-        """In the web process: send the jobs handed over down the pipe, in order, until told to stop;
-        then close it (the worker finishes what it has and exits)."""
+        """In the web process: send the jobs that found the pipe full down it, in order, until told to
+        stop; then close it (the worker finishes what it has and exits)."""
         with jobs:
             while (item := self._outgoing.get()) is not None:
                 number, job = item
                 try:
-                    jobs.send(item)
+                    with self._writing:
+                        jobs.send(item)
                 except OSError:
                     pass  # the worker is gone: the listener does again the jobs it had not reported done
                 except Exception:  # a job that would not pickle (a bug): done here rather than lost
@@ -148,6 +179,8 @@ class WorkerProcess:
                         mine = self._unfinished.pop(number, None) is not None
                     if mine:
                         self.ctx.after_response.submit(self.ctx.perform, job)
+                with self._send:
+                    self._queued -= 1
 
     def wake(self) -> None:
         """Wake the worker's outbox worker (notices were queued here); never blocks."""
