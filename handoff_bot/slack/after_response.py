@@ -8,9 +8,9 @@ it) this executor holds what the request submits, and starts it once the server 
 answer.
 
 In `python app.py` the jobs go to the worker process (`slack.worker`): the held call (`defer`)
-only queues the job for the thread that sends it down a pipe. Where there is no worker (tests
-that run the app in-process, or after the worker died) the jobs run here, on a thread pool or,
-when every pool thread is busy, in the thread that answered (see `_start`).
+writes the job down a pipe when that cannot block, else queues it for a thread that does. Where
+there is no worker (tests that run the app in-process, or after the worker died) the jobs run here,
+on a thread pool or, when every pool thread is busy, in the thread that answered (see `_start`).
 
 (Bolt's own lazy listeners are not used: Bolt deep-copies the request and its context for each
 one before it answers, about 0.6 ms a listener.)

@@ -4,8 +4,9 @@
 at a lower CPU priority. The web process answers Slack; the worker does
 
 - the jobs requests start (`SlackContext.later`: open the form, a click's state change, the Home
-  tab, an export), which the web process sends down a pipe once the answer is out (when the worker
-  is behind and the pipe is full, a thread of its own sends them: no request waits for it);
+  tab, an export), which the web process writes down a pipe once the answer is out, or, when that
+  could block (the worker is behind and the pipe full), leaves to a thread of its own: no request
+  waits for the worker;
 - the background work: the outbox worker, the follow-up and digest jobs.
 
 So none of that competes with the acks for the interpreter lock, and when the cores are short the
@@ -75,7 +76,7 @@ class WorkerProcess:
         self._wake_lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._unfinished: dict[int, Job] = {}  # handed over, not yet reported done
-        self._outgoing: queue.SimpleQueue[tuple[int, Job] | None] = queue.SimpleQueue()  # for the sender
+        self._outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # pickled jobs for the sender
         self._queued = 0  # jobs in `_outgoing` the sender has not yet written
         self._writing = threading.Lock()  # one writer on the pipe at a time
         self._room: select.poll | None = None  # asks whether the pipe takes a small write without blocking
@@ -130,26 +131,29 @@ class WorkerProcess:
         log.info("worker process %s does the work requests start, the outbox and the scheduled jobs", pid)
 
     def hand_over(self, job: Job) -> bool:
-        """Send `job` to the worker; False when it is gone (the caller does the job itself). Never blocks:
-        when the pipe is full (the worker is behind), the job waits in memory for the sender thread."""
-        with self._send:  # with `stop()` and the take-over: a job is queued before the sender is told to stop
+        """Send `job` to the worker; False when it is gone or the job would not pickle (the caller does
+        the job itself). Never blocks: a job the pipe does not take at once (the worker is behind, or
+        jobs wait already, or it is larger than one atomic write) waits in memory for the sender thread."""
+        with self._send:  # with `stop()` and the take-over: a job is written or queued before the sender stops
             if self._jobs is None:
                 return False
             number = next(self._numbers)
+            try:
+                data = bytes(ForkingPickler.dumps((number, job)))
+            except Exception:  # a job of plain data always pickles: a bug, done here rather than lost
+                log.exception("could not send a %s job to the worker process; doing it here", job.kind)
+                return False
             self._unfinished[number] = job
-            if self._queued == 0 and self._send_now(self._jobs, (number, job)):
+            if self._queued == 0 and self._send_now(self._jobs, data):
                 return True
             self._queued += 1
-            self._outgoing.put((number, job))
+            self._outgoing.put(data)
         return True
 
-    def _send_now(self, jobs: Connection, item: tuple[int, Job]) -> bool:
-        """Write `item` to the pipe here if that cannot block: small enough to go in one piece, and room
-        for it. (Waking the sender thread for every job would cost the next ack a thread switch.)"""
-        try:
-            data = ForkingPickler.dumps(item)
-        except Exception:  # noqa: BLE001 - the sender thread reports it
-            return False
+    def _send_now(self, jobs: Connection, data: bytes) -> bool:
+        """Write `data` to the pipe here if that cannot block: in one piece (at most PIPE_BUF bytes, which
+        a pipe takes whole or not at all) and room for it. (Waking the sender thread for every job would
+        cost the next ack a thread switch.)"""
         if len(data) + 4 > select.PIPE_BUF or not self._writing.acquire(blocking=False):
             return False
         try:
@@ -163,24 +167,18 @@ class WorkerProcess:
         return True
 
     def _send_jobs(self, jobs: Connection) -> None:
-        """In the web process: send the jobs that found the pipe full down it, in order, until told to
-        stop; then close it (the worker finishes what it has and exits)."""
+        """In the web process: send the jobs queued for it down the pipe, in order, until told to stop;
+        then close it (the worker finishes what it has and exits)."""
         with jobs:
-            while (item := self._outgoing.get()) is not None:
-                number, job = item
+            while (data := self._outgoing.get()) is not None:
                 try:
                     with self._writing:
-                        jobs.send(item)
+                        jobs.send_bytes(data)
                 except OSError:
                     pass  # the worker is gone: the listener does again the jobs it had not reported done
-                except Exception:  # a job that would not pickle (a bug): done here rather than lost
-                    log.exception("could not send a %s job to the worker process; doing it here", job.kind)
+                finally:
                     with self._send:
-                        mine = self._unfinished.pop(number, None) is not None
-                    if mine:
-                        self.ctx.after_response.submit(self.ctx.perform, job)
-                with self._send:
-                    self._queued -= 1
+                        self._queued -= 1
 
     def wake(self) -> None:
         """Wake the worker's outbox worker (notices were queued here); never blocks."""
@@ -201,15 +199,15 @@ class WorkerProcess:
             self._stopping = True
         with self._send:
             if self._jobs is not None:
-                self._outgoing.put(None)  # the sender sends what was handed over and closes the pipe
-                self._jobs = None
+                self._outgoing.put(None)  # the sender sends what was queued and closes the pipe
+                self._jobs = self._room = None
         if self.pid is not None:
             pid, self.pid = self.pid, None
             deadline = time.monotonic() + self.stop_timeout
             while not os.waitpid(pid, os.WNOHANG)[0]:
                 if time.monotonic() > deadline:
-                    log.warning("the worker process %s did not finish in %.0f s; killing it (%d jobs undone: "
-                                "forms not opened, clicks not applied)", pid, self.stop_timeout, self.unfinished)
+                    log.warning("the worker process %s did not finish in %.0f s; killing it", pid,
+                                self.stop_timeout)
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                     break
@@ -259,11 +257,14 @@ class WorkerProcess:
         with self._send:
             if self._jobs is not None:
                 self._outgoing.put(None)
-                self._jobs = None
+                self._jobs = self._room = None
             unfinished = list(self._unfinished.values())
             self._unfinished.clear()
         with self._state:
             if self._stopping:
+                if unfinished:
+                    log.warning("the app stops with %d jobs the worker process had not done: forms not opened, "
+                                "clicks not applied", len(unfinished))
                 return
             pid, self.pid = self.pid, None
             if pid is not None:
