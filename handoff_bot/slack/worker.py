@@ -21,6 +21,7 @@ takes all of its work over.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import itertools
 import logging
@@ -39,7 +40,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
+from handoff_bot.i18n import N_
 from handoff_bot.metrics import Metrics
+from handoff_bot.outbox.models import NoticeKind
+from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.context import Job, SlackContext, unstamped
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,8 @@ class WorkerProcess:
         self._writing = threading.Lock()  # one writer on the pipe at a time
         self._room: select.poll | None = None  # asks whether the pipe takes a small write without blocking
         self._sender: threading.Thread | None = None
+        self._redo: collections.deque[Job] = collections.deque()  # the dead worker's jobs, not yet begun here
+        self._undone: list[Job] = []  # jobs the worker had not done when it was stopped
         self._wake_here = ctx.wake
         self._state = threading.Lock()  # stopping and taking over exclude each other
         self._stopping = False
@@ -96,12 +102,12 @@ class WorkerProcess:
     def unfinished(self) -> int:
         """Jobs handed over that the worker has not reported done."""
         with self._send:
-            return len(self._unfinished)
+            return len(self._unfinished) + len(self._redo)
 
     def start(self) -> None:
         """Fork the worker and hand it the work; where processes cannot fork, do the work here."""
         if not hasattr(os, "fork"):
-            self._take_over([])
+            self._take_over()
             return
         jobs_in, jobs_out = Pipe(duplex=False)
         reports_in, reports_out = Pipe(duplex=False)
@@ -220,21 +226,46 @@ class WorkerProcess:
             if self._wakes is not None:
                 os.close(self._wakes)
                 self._wakes = None
+        with self._send:
+            undone, self._undone = self._undone + list(self._redo), []
+            self._redo.clear()
+        if undone:
+            self._tell_undone(undone)
         with self._state:
             if self._stop_here is not None:
                 self._stop_here()
                 self._stop_here = None
 
-    def _take_over(self, unfinished: list[Job]) -> None:
-        """Do the worker's work in this process from now on, first the jobs it left unfinished.
+    def _tell_undone(self, jobs: list[Job]) -> None:
+        """The app stops with `jobs` not done (forms not opened, clicks not applied): their users are
+        told to try again, by a message the outbox delivers once the app runs again."""
+        log.warning("the app stops with %d jobs not done (forms not opened, clicks not applied); their users "
+                    "are told to try again", len(jobs))
+        message = N_("Something went wrong on our side and nothing was changed. Please try again in a moment.")
+        try:
+            self.ctx.run(lambda session: [enqueue(session, NoticeKind.EPHEMERAL, job.user_id, self.ctx.clock.now(),
+                                                  text=message, channel=job.channel_id) for job in jobs])
+        except Exception:
+            log.exception("could not tell the users of %d jobs not done", len(jobs))
 
-        Those may have been begun: a form may be open already. They go to Slack whatever their age,
-        which answers `exchanged_trigger_id` for a form it opened (and the user is told nothing).
-        """
+    def _take_over(self) -> None:
+        """Do the worker's work in this process from now on (with `_state` held: not while stopping)."""
         self.ctx.hand_over = None
         self.ctx.wake = self._wake_here
         self._stop_here = self.background()
-        for job in unfinished:
+
+    def _do_again(self) -> None:
+        """Do the jobs the dead worker had not reported done (`_redo`), one after the other, until they
+        are all begun or the app stops (then `stop()` tells the users of those left).
+
+        They may have been begun: a form may be open already. They go to Slack whatever their age,
+        which answers `exchanged_trigger_id` for a form it opened (and the user is told nothing).
+        """
+        while True:
+            with self._send:
+                if self._stopping or not self._redo:
+                    return
+                job = self._redo.popleft()
             self.ctx.after_response.submit(self.ctx.perform, replace(job, payload=unstamped(job.payload)))
 
     def _listen(self, reports: Connection) -> None:
@@ -254,24 +285,24 @@ class WorkerProcess:
             except Exception:
                 log.exception("a report from the worker process could not be read: %.200r", report)
         reports.close()
-        with self._send:
-            if self._jobs is not None:
-                self._outgoing.put(None)
-                self._jobs = self._room = None
-            unfinished = list(self._unfinished.values())
-            self._unfinished.clear()
         with self._state:
-            if self._stopping:
-                if unfinished:
-                    log.warning("the app stops with %d jobs the worker process had not done: forms not opened, "
-                                "clicks not applied", len(unfinished))
-                return
+            with self._send:
+                if self._jobs is not None:
+                    self._outgoing.put(None)
+                    self._jobs = self._room = None
+                unfinished = list(self._unfinished.values())
+                self._unfinished.clear()
+                if self._stopping:
+                    self._undone = unfinished  # for `stop()` to tell their users
+                    return
+                self._redo.extend(unfinished)
             pid, self.pid = self.pid, None
             if pid is not None:
                 os.waitpid(pid, 0)  # its pipes are closed: it has exited or is exiting
             log.error("the worker process exited; this process does its work from now on (%d jobs "
                       "it had not finished are done again)", len(unfinished))
-            self._take_over(unfinished)
+            self._take_over()
+        self._do_again()
 
     def _serve(self, parent: int, jobs: Connection, reports: Connection, wakes: int) -> None:
         """In the worker: start the background work, do the jobs that arrive until the web process

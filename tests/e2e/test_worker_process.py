@@ -3,6 +3,7 @@ neither outlives nor strands the other."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff_bot.outbox.models import OutboxState
+from handoff_bot.outbox.models import NoticeKind, OutboxState
 from handoff_bot.slack.ids import ActionId, CallbackId
 from handoff_bot.slack.worker import WorkerProcess
 from tests.e2e.conftest import CARD_BUTTONS, E2E, OUTSIDER, RECIPIENT, REQUESTER, http_get, wait_until
@@ -144,3 +145,18 @@ def test_a_worker_that_falls_behind_holds_up_no_ack_and_every_form_is_answered(e
     e2e.standin.wait_for(lambda _: answered() >= commands, 30)
     assert answered() == commands
     wait_until(lambda: readiness(e2e)["jobs_unfinished"] == 0, what="the worker to report every job done")
+
+
+def test_an_app_stopped_with_work_its_worker_had_not_done_tells_those_users_to_try_again(e2e: E2E) -> None:
+    worker = worker_of(e2e)
+    os.kill(worker, signal.SIGSTOP)  # a worker that does nothing more: stopping kills it after 8 s
+    try:
+        for _ in range(5):
+            assert e2e.slack.command(REQUESTER).status == 200
+        assert e2e.app.stop(timeout=15) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGCONT)
+    assert "the app stops with 5 jobs not done" in e2e.app.output()
+    told = [m for m in e2e.outbox() if m.kind is NoticeKind.EPHEMERAL and m.target == REQUESTER]
+    assert len(told) == 5 and all(m.state is OutboxState.PENDING for m in told)  # sent once the app runs again
