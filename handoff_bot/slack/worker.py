@@ -100,7 +100,7 @@ class WorkerProcess:
 
     @property
     def unfinished(self) -> int:
-        """Jobs handed over that the worker has not reported done."""
+        """Jobs handed over that the worker has not reported done (after it died: not yet begun here)."""
         with self._send:
             return len(self._unfinished) + len(self._redo)
 
