@@ -22,6 +22,7 @@ takes all of its work over.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import itertools
 import logging
@@ -81,8 +82,7 @@ class WorkerProcess:
         self._numbers = itertools.count(1)
         self._unfinished: dict[int, Job] = {}  # handed over, not yet reported done
         self._outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # pickled jobs for the sender
-        self._queued = 0  # jobs in `_outgoing` the sender has not yet written
-        self._writing = threading.Lock()  # one writer on the pipe at a time
+        self._queued = 0  # jobs in `_outgoing` the sender has not yet written (none: the pipe is free to write)
         self._room: select.poll | None = None  # asks whether the pipe takes a small write without blocking
         self._sender: threading.Thread | None = None
         self._redo: collections.deque[Job] = collections.deque()  # the dead worker's jobs, not yet begun here
@@ -159,17 +159,13 @@ class WorkerProcess:
     def _send_now(self, jobs: Connection, data: bytes) -> bool:
         """Write `data` to the pipe here if that cannot block: in one piece (at most PIPE_BUF bytes, which
         a pipe takes whole or not at all) and room for it. (Waking the sender thread for every job would
-        cost the next ack a thread switch.)"""
-        if len(data) + 4 > select.PIPE_BUF or not self._writing.acquire(blocking=False):
+        cost the next ack a thread switch.) Called with `_send` held and no job queued, so the sender,
+        which counts a job queued until it has written it, is not writing."""
+        if len(data) + 4 > select.PIPE_BUF or self._room is None or not any(
+                event & select.POLLOUT for _, event in self._room.poll(0)):
             return False
-        try:
-            if self._room is None or not any(event & select.POLLOUT for _, event in self._room.poll(0)):
-                return False
+        with contextlib.suppress(OSError):  # the worker is gone: the listener does again what it had not done
             jobs.send_bytes(data)
-        except OSError:
-            pass  # the worker is gone: the listener does again the jobs it had not reported done
-        finally:
-            self._writing.release()
         return True
 
     def _send_jobs(self, jobs: Connection) -> None:
@@ -178,8 +174,7 @@ class WorkerProcess:
         with jobs:
             while (data := self._outgoing.get()) is not None:
                 try:
-                    with self._writing:
-                        jobs.send_bytes(data)
+                    jobs.send_bytes(data)
                 except OSError:
                     pass  # the worker is gone: the listener does again the jobs it had not reported done
                 finally:
