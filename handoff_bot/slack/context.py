@@ -22,6 +22,7 @@ from handoff_bot.i18n import N_, Translator, translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.after_response import AfterResponse
+from handoff_bot.slack.blocks.common import unesc
 from handoff_bot.slack.users import SlackDirectory
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,7 @@ class SlackContext:
         def name(match: re.Match[str]) -> str:
             profile = self.directory.profile(match.group(1))
             return "@" + (profile.name if profile else match.group(1))
-        return MENTION.sub(name, text).replace("*", "").replace("&lt;", "<").replace("&gt;", ">").replace(
-            "&amp;", "&")
+        return unesc(MENTION.sub(name, text).replace("*", ""))
 
 
 def respond_to(client: WebClient, payload: dict[str, Any]) -> Respond:

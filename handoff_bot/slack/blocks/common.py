@@ -14,6 +14,11 @@ def esc(text: str | None) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unesc(text: str) -> str:
+    """mrkdwn's entities back to the characters (`esc` undone): for plain text, and for what Slack sends."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def quote(text: str | None) -> str:
     """User text as a mrkdwn block quote, escaped."""
     return "\n".join("&gt; " + line for line in esc(text).split("\n"))

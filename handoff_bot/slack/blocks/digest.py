@@ -31,6 +31,7 @@ from handoff_bot.slack.blocks.common import (
     plain,
     section,
     slack_date,
+    unesc,
 )
 from handoff_bot.slack.blocks.labels import stars
 from handoff_bot.slack.blocks.messages import Message
@@ -335,7 +336,7 @@ def to_plain(text: str) -> str:
     text = DATE.sub(r"\1", text)
     text = EMOJI.sub("", text)
     text = text.replace("```", "\n").replace("*", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unesc(text)
 
 
 def text(tr: Translator, digest: Digest) -> str:

@@ -19,7 +19,7 @@ from handoff_bot.handoffs import service as handoffs
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks import modals, replies
-from handoff_bot.slack.blocks.common import context
+from handoff_bot.slack.blocks.common import context, unesc
 from handoff_bot.slack.context import MENTION, SlackContext, respond_to
 from handoff_bot.text import clean
 
@@ -37,7 +37,7 @@ def parse_text(text: str) -> tuple[str, str | None]:
     title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)).removeprefix("@"), title)  # <!subteam^S1|@team>
     title = LINK.sub(lambda m: m.group(2) or m.group(1), title)
     # Slack sends &, < and > typed by the user as entities; the title is kept as typed.
-    title = title.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    title = unesc(title)
     return clean(title)[: handoffs.TITLE_MAX], recipient  # cleaned as it will be stored
 
 
