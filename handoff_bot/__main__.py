@@ -177,16 +177,12 @@ def departments_import(args: argparse.Namespace, settings: Settings) -> int:
 def _department_names(settings: Settings) -> list[str]:
     """The departments the database holds, which pair standards may name too; none in a database that
     holds no Handoff tables yet (it is not created for a file that turns out to be wrong)."""
-    from sqlalchemy import select
-
-    from handoff_bot.departments.models import Department
-
     database = Database(settings.database_url)
     try:
         if not database.has_schema():
             return []
         with database.read() as session:
-            return list(session.scalars(select(Department.name)))
+            return [d.name for d in all_departments(session)]
     finally:
         database.dispose()
 
