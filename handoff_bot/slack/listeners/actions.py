@@ -29,6 +29,7 @@ from handoff_bot.slack.ids import ActionId
 log = logging.getLogger(__name__)
 Build = Callable[[Session, list[int], str, Translator], dict[str, Any]]
 CLICK_FIELDS = ("user", "actions", "trigger_id", "response_url", "channel", "container")
+CLICK_AGAIN = N_("Slack could not open the form. Please click the button again.")
 
 
 def _ids(value: str, parts: int) -> list[int]:
@@ -71,12 +72,11 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         def work(body: dict[str, Any]) -> None:
             user_id = body["user"]["id"]
             if ctx.trigger_expired(body):
-                again = N_("Slack could not open the form. Please click the button again.")
                 # A button in a message is answered beside it, with no write to wait for.
                 if not body.get("response_url") or respond_to(client, body)(
                         response_type="ephemeral", replace_original=False,
-                        text=ctx.tr(user_id).gettext(again)).status_code != 200:
-                    ctx.say(user_id, again, channel_of(body))
+                        text=ctx.tr(user_id).gettext(CLICK_AGAIN)).status_code != 200:
+                    ctx.say(user_id, CLICK_AGAIN, channel_of(body))
                 return
             tr = ctx.tr(user_id)
             try:
@@ -90,8 +90,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             except SlackApiError as error:
                 log.warning("views.open failed: %s", error.response.get("error"))
                 if error.response.get("error") != "exchanged_trigger_id":  # else an earlier try opened it
-                    ctx.say(user_id, N_("Slack could not open the form. Please click the button again."),
-                            channel_of(body))
+                    ctx.say(user_id, CLICK_AGAIN, channel_of(body))
         later(action_id, work)
 
     now = ctx.clock.now
