@@ -406,15 +406,15 @@ class SlackStandIn:
         int, str, bytes, dict[str, str]
     ]:
         """Status, content type, body and extra headers of the answer to one request."""
+        peer = "{}:{}".format(*request.client_address[:2])
         if path.startswith("/api/"):
             params = dict(parse_qsl(query))
             params.update(_body_params(body, request.headers.get("Content-Type", "")))
             token = _token(request.headers.get("Authorization"), params)
-            peer = "{}:{}".format(*request.client_address[:2])
             status, answer, headers = self._api(path[len("/api/"):], params, token, path, peer)
             return status, "application/json; charset=utf-8", json.dumps(answer).encode(), headers
         if path.startswith("/response/"):
-            status, text = self._response_url(path, body)
+            status, text = self._response_url(path, body, peer)
             return status, "text/html", text.encode(), {}
         if path.startswith("/upload/"):
             file_id = path.rsplit("/", 1)[1]
@@ -442,12 +442,12 @@ class SlackStandIn:
             time.sleep(delayed)
         return answer
 
-    def _response_url(self, path: str, body: bytes) -> tuple[int, str]:
+    def _response_url(self, path: str, body: bytes, peer: str) -> tuple[int, str]:
         params = _body_params(body, "application/json")
         number = path.rsplit("/", 1)[1]
         with self._cond:
             delayed = self._faults.delays.get("response_url", 0.0)
-            call = Call("response_url", params, None, time.time(), delayed=delayed, path=path)
+            call = Call("response_url", params, None, time.time(), delayed=delayed, path=path, peer=peer)
             fault = self._take_fault("response_url")
             url = self._response_urls.get(int(number)) if number.isdigit() else None
             if fault is not None:

@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handoff_bot.slack import web_client
-from handoff_bot.slack.web_client import KeepAliveWebClient
+from handoff_bot.slack.web_client import KeepAliveWebClient, KeptRespond
 from tests.slack_standin import BOT_USER_ID, SlackStandIn, https_standin
 
 CLIENTS = [WebClient, KeepAliveWebClient]
@@ -222,4 +222,42 @@ def test_over_https_certificates_are_checked_and_the_connection_is_kept(tls_cert
         trusting = client(KeepAliveWebClient, slack.api_url,
                           ssl=ssl.create_default_context(cafile=str(tls_certificate)), keep_plain_http=False)
         assert trusting.auth_test()["ok"] and trusting.users_info(user=BOT_USER_ID)["ok"]
+        assert len({c.peer for c in slack.calls}) == 1
+
+
+def test_answers_through_a_response_url_share_the_threads_connection(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url)
+    assert KeptRespond(slack, standin.new_response_url())(text="one", response_type="ephemeral").status_code == 200
+    assert slack.auth_test()["ok"]
+    assert KeptRespond(slack, standin.new_response_url())({"text": "two", "replace_original": False}).body == "ok"
+    answers = standin.calls_to("response_url")
+    assert [(a.params["text"], a.params.get("response_type"), a.params.get("replace_original")) for a in answers] == [
+        ("one", "ephemeral", None), ("two", None, False)]
+    assert len({c.peer for c in standin.calls}) == 1
+
+    plain = client(WebClient, standin.api_url)  # Bolt's respond: a connection per answer
+    KeptRespond(plain, standin.new_response_url())(text="three")
+    KeptRespond(plain, standin.new_response_url())(text="four")
+    assert len({c.peer for c in standin.calls}) == 3
+
+
+def test_a_response_url_that_refuses_is_answered_as_by_bolts_respond(standin: SlackStandIn) -> None:
+    slack = client(KeepAliveWebClient, standin.api_url)
+    url = standin.new_response_url()
+    standin.fail("response_url", 500, times=1)
+    assert KeptRespond(slack, url)(text="lost").status_code == 500  # returned, not raised, as by WebhookClient
+    assert KeptRespond(slack, url)(text="kept").status_code == 200
+    assert KeptRespond(slack, f"{standin.base_url}/response/999")(text="x").status_code == 404
+    assert [c.params["text"] for c in standin.calls_to("response_url")] == ["kept", "x"]
+    with pytest.raises(ValueError, match="no response_url"):
+        KeptRespond(slack, None)(text="nowhere")
+
+
+def test_without_a_context_of_its_own_the_client_trusts_ssl_cert_file_for_calls_and_answers(
+        tls_certificate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_certificate))  # as the benchmarks trust their stand-in
+    with https_standin(tls_certificate) as slack:
+        api = client(KeepAliveWebClient, slack.api_url, keep_plain_http=False)
+        assert api.auth_test()["ok"]
+        assert KeptRespond(api, slack.new_response_url())(text="over TLS").status_code == 200
         assert len({c.peer for c in slack.calls}) == 1

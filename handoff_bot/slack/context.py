@@ -24,6 +24,7 @@ from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.blocks.common import unesc
 from handoff_bot.slack.users import SlackDirectory
+from handoff_bot.slack.web_client import KeptRespond
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -140,7 +141,7 @@ class SlackContext:
 
 def respond_to(client: WebClient, payload: dict[str, Any]) -> Respond:
     """Answers through a request's `response_url` (as Bolt's `respond`; a job has no Bolt context)."""
-    return Respond(response_url=payload.get("response_url"), proxy=client.proxy, ssl=client.ssl)
+    return KeptRespond(client, payload.get("response_url"))
 
 
 def unstamped(payload: dict[str, Any]) -> dict[str, Any]:
