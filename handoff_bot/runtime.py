@@ -85,7 +85,8 @@ class Runtime:
         self.after_response = AfterResponse()
         self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
-        self.wsgi = make_wsgi(self.bolt, self.after_response, self.readiness, self.metrics.exposition)
+        self.wsgi = make_wsgi(self.bolt, settings.signing_secret, self.after_response, self.readiness,
+                              self.metrics.exposition)
         self.worker = WorkerProcess(self.ctx, self.metrics, self.start_background)
         self.metrics.jobs.set_function(lambda: self.worker.unfinished + self.after_response.busy)
         self._socket_mode: Any = None
