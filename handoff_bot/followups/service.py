@@ -60,7 +60,7 @@ APPLIES: dict[Item, frozenset[S]] = {
     Item.CONFIRM_REMINDER: frozenset({S.SENT, S.CLARIFYING}),
     Item.REVIEW_REMINDER: frozenset({S.RESTATED}),
     Item.REVIEW_ESCALATION: frozenset({S.RESTATED}),
-    Item.ESCALATION: OPEN_STATES,
+    Item.ESCALATION: frozenset({S.SENT, S.CLARIFYING}),  # not confirmed by the receiving side, which owes it
     Item.ESCALATED: OPEN_STATES,
     Item.DUE_SOON: OPEN_STATES,
     Item.OVERDUE: OPEN_STATES,
@@ -79,7 +79,7 @@ def applies(item: str, handoff: Handoff, target: str) -> bool:
     """Whether a reminder item about `handoff`, sent to `target` (a user or channel id), is still true:
     the handoff is in a state it speaks of; for the receiving side's items, `target` still receives
     it (not after a reassignment or a claim); an escalation stands until a reassignment gives the
-    handoff a fresh start."""
+    handoff a fresh start, while the receiving side still owes its restatement."""
     kind = Item(item)
     if handoff.state not in APPLIES.get(kind, frozenset()):
         return False
@@ -96,7 +96,10 @@ def receiver(handoff: Handoff) -> str | None:
 
 
 def waits_on(handoff: Handoff) -> str | None:
-    """Whom a nudge is for: the side a negotiation waits on, else whoever receives the handoff."""
+    """Whom a nudge is for: the side a negotiation waits on, the requester while a restatement waits
+    for their review, else whoever receives the handoff."""
+    if handoff.state is S.RESTATED:
+        return handoff.requester_id
     return handoff.negotiation_turn or receiver(handoff)
 
 

@@ -204,6 +204,32 @@ def test_a_manager_nudges_or_reassigns_from_the_escalation(fast: Bot) -> None:
     assert "waits for you" in fast.last(MEMBER, "waits for you")["text"]
 
 
+def test_once_the_recipient_has_restated_the_escalation_says_so_and_a_nudge_reaches_the_requester(fast: Bot) -> None:
+    send(fast)
+    for _ in range(3):
+        tick(fast, timedelta(hours=1))  # two reminders, then the escalation
+    escalation = fast.last(MANAGER, "has not been confirmed")
+    shown = str(escalation["blocks"])
+    assert buttons(escalation) == [ActionId.NUDGE, ActionId.REASSIGN]
+    assert shown.count("Standard: confirm within 1 hour") == 1 and "the standard: Standard" not in shown
+
+    restate(fast, fast.last(RECIPIENT, "waits for you"), ["sum", "attach"], count=1)
+    fast.deliver()
+    now = fast.now(escalation)
+    assert buttons(now) == [] and "Now:" in now["text"] and "has not been confirmed" not in now["text"]
+
+    h = handoff(fast)
+    assert fast.slack.block_action(MANAGER, ActionId.NUDGE, str(h.id), channel_id="DMGR").status == 200
+    fast.deliver()
+    nudge = fast.last(REQUESTER, "asks you")
+    assert nudge["text"] == f":wave: <@{MANAGER}> asks you to review how <@{RECIPIENT}> restated {h.title}."
+    assert buttons(nudge) == [ActionId.ACCEPT, ActionId.CLARIFY]
+    assert not [m for m in fast.posts(RECIPIENT) if "asks you" in m["text"]]
+    assert fast.click(REQUESTER, ActionId.ACCEPT, nudge).status == 200
+    fast.deliver()
+    assert handoff(fast).state is HandoffState.CONFIRMED and buttons(fast.now(nudge)) == []
+
+
 def test_a_pair_standard_overrides_the_department_standard_and_is_shown(fast: Bot) -> None:
     with fast.runtime.db.transaction() as session:
         session.add(PairStandard(from_department_id=fast.sales, to_department_id=fast.finance,

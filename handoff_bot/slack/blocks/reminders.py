@@ -72,6 +72,9 @@ def _line(tr: Translator, item: dict[str, Any], h: Handoff, target: str) -> str:
     if kind is Item.RATING_REMINDER:
         return _(":star: <@{recipient}> finished *{title}*. How well was it handled?", title=title,
                  recipient=recipient)
+    if target == requester and h.state is S.RESTATED:
+        return _(":wave: <@{manager}> asks you to review how <@{recipient}> restated *{title}*.",
+                 manager=item.get("by", ""), recipient=recipient, title=title)
     if target == requester:  # a negotiation waits on them
         return _(":wave: <@{manager}> asks you to answer <@{recipient}>'s proposal on *{title}*.",
                  manager=item.get("by", ""), recipient=recipient, title=title)
@@ -84,7 +87,7 @@ def _buttons(tr: Translator, item: dict[str, Any], h: Handoff) -> list[dict[str,
     kind, value = Item(item["k"]), str(h.id)
     if kind in (Item.ESCALATION, Item.OVERDUE_MANAGER):
         return [button(_("Nudge"), ActionId.NUDGE, value), button(_("Reassign"), ActionId.REASSIGN, value)]
-    if kind is Item.REVIEW_REMINDER:
+    if kind is Item.REVIEW_REMINDER or (kind is Item.NUDGE and h.state is S.RESTATED):
         review = f"{h.id}:{h.rounds}"
         return [button(_("That's right"), ActionId.ACCEPT, review, style="primary"),
                 button(_("Clarify"), ActionId.CLARIFY, review)]
@@ -117,7 +120,7 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
             lines.append(_line(tr, item, h, target))
             blocks.append(section(lines[-1]))
             if item["k"] in (Item.ESCALATION, Item.REVIEW_ESCALATION, Item.OVERDUE_MANAGER):
-                blocks.append(context(_("Sent {when}; the standard: {standard}", when=slack_date(h.created_at),
+                blocks.append(context(_("Sent {when}. {standard}", when=slack_date(h.created_at),
                                         standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
                 blocks.append(actions(f"item_{number}_{h.id}", *buttons))
