@@ -670,7 +670,7 @@ def agree(session: Session, handoff_id: int, number: int, actor_id: str, now: da
     lifecycle.apply(session, handoff, Action.AGREE, actor_id, now, is_member=_is_member(session, handoff),
                     payload={"proposal": number}, to_state=to_state)
     _end_negotiation(session, handoff, now)
-    enqueue(session, N.AGREED, proposal.proposed_by, now, handoff_id=handoff.id, proposal=number)
+    enqueue(session, N.AGREED, proposal.proposed_by, now, handoff_id=handoff.id, proposal=number, by=actor_id)
     _changed(session, handoff, now)
     return handoff
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.models import Handoff, HandoffEvent, HandoffState
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import INTAKE, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
 from tests.slack_requests import date_value, radio_value, select_value, text_value, user_value
 
 
@@ -206,8 +206,31 @@ def test_an_unassigned_handoff_is_claimed_from_the_intake_channel(bot: Bot) -> N
     bot.deliver()
     assert handoff(bot).recipient_id == MEMBER
     post_now = bot.last(INTAKE, "New handoff for Finance")
-    assert buttons(post_now) == [] and f"Claimed by <@{MEMBER}>" in str(post_now["blocks"])
+    assert buttons(post_now) == [] and f"Now with <@{MEMBER}>" in str(post_now["blocks"])
+    assert "can claim it" not in str(post_now["blocks"])
     assert buttons(bot.last(MEMBER, "New handoff")) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
+
+
+def test_a_reassignment_changes_no_one_elses_past_in_earlier_messages(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot))
+    bot.deliver()
+    assert bot.click(MEMBER, ActionId.CLAIM, bot.last(INTAKE, "New handoff for Finance")).status == 200
+    bot.deliver()
+    assert bot.click(MEMBER, ActionId.CONFIRM_UNDERSTANDING, bot.last(MEMBER, "New handoff")).status == 200
+    assert bot.slack.view_submission(MEMBER, bot.wait_view(CallbackId.RESTATE), {
+        BlockId.point(1): {"value": text_value("sum")}, BlockId.point(2): {"value": text_value("attach")}}).text == ""
+    bot.deliver()
+    review = bot.last(REQUESTER, "restated")
+    assert review["text"].startswith(f"<@{MEMBER}> restated")
+
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(RECIPIENT)}}).text == ""
+    bot.deliver()
+    assert handoff(bot).recipient_id == RECIPIENT
+    now = bot.now(review)
+    assert now["text"].startswith(f"<@{MEMBER}> restated") and f"<@{RECIPIENT}> restated" not in str(now["blocks"])
+    assert f"Now with <@{RECIPIENT}>" in str(bot.last(INTAKE, "New handoff for Finance")["blocks"])
 
 
 def test_an_intake_post_waiting_when_the_intake_channel_changes_goes_to_the_new_channel(bot: Bot) -> None:
@@ -221,7 +244,7 @@ def test_an_intake_post_waiting_when_the_intake_channel_changes_goes_to_the_new_
     assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
     bot.deliver()
     assert handoff(bot).recipient_id == MEMBER
-    assert f"Claimed by <@{MEMBER}>" in str(bot.last("C0NEWINTAKE", "New handoff for Finance")["blocks"])
+    assert f"Now with <@{MEMBER}>" in str(bot.last("C0NEWINTAKE", "New handoff for Finance")["blocks"])
 
 
 def test_the_requester_can_cancel_and_the_recipient_is_told(bot: Bot) -> None:

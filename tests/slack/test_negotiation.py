@@ -341,6 +341,25 @@ def test_a_reassignment_ends_the_negotiation_with_the_former_recipient(bot: Bot)
     assert buttons(bot.last(MEMBER, CARD)) == [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]
 
 
+def test_who_accepted_a_counter_stays_named_after_a_reassignment(bot: Bot) -> None:
+    card = send(bot)
+    offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-20", reason="Busy"))
+    offer(bot, REQUESTER, bot.last(REQUESTER, "proposes other terms"), ActionId.COUNTER,
+          terms(due="2026-03-10", reason="The audit starts on the 11th"))
+    assert bot.click(RECIPIENT, ActionId.AGREE, bot.last(RECIPIENT, "proposes other terms")).status == 200
+    bot.deliver()
+    agreed = bot.last(REQUESTER, "accepted your proposal")
+    assert agreed["text"].startswith(f"<@{RECIPIENT}> accepted")
+
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
+    bot.deliver()
+    assert handoff(bot).recipient_id == MEMBER
+    now = bot.now(agreed)
+    assert now["text"].startswith(f"<@{RECIPIENT}> accepted") and f"<@{MEMBER}> accepted" not in str(now["blocks"])
+
+
 def test_terms_whose_due_date_has_passed_cannot_be_accepted(bot: Bot) -> None:
     card = send(bot)
     offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("change", due="2026-03-03", reason="Tomorrow"))

@@ -146,13 +146,18 @@ def intake_post(tr: Translator, facts: Facts) -> Message:
     """The post in the department's intake channel, with *Claim* until someone takes it."""
     _ = tr.gettext
     h = facts.handoff
-    intro = _("<@{requester}> handed off work to {department}. Anyone in {department} can claim it.",
-              requester=h.requester_id, department=esc(h.to_department.name))
+    claimable = h.state is S.SENT and h.recipient_id is None
+    if claimable:
+        intro = _("<@{requester}> handed off work to {department}. Anyone in {department} can claim it.",
+                  requester=h.requester_id, department=esc(h.to_department.name))
+    else:
+        intro = _("<@{requester}> handed off work to {department}.", requester=h.requester_id,
+                  department=esc(h.to_department.name))
     blocks = [section(intro), *_summary(tr, facts, with_questions=False)]
-    if h.state is S.SENT and h.recipient_id is None:
+    if claimable:
         blocks.append(actions(BlockId.ACTIONS, button(_("Claim"), ActionId.CLAIM, str(h.id), style="primary")))
-    elif h.recipient_id:
-        blocks.append(context(_("Claimed by <@{user}>", user=h.recipient_id)))
+    elif h.recipient_id:  # whoever claimed it, or the member a manager gave it to since
+        blocks.append(context(_("Now with <@{user}>", user=h.recipient_id)))
     return Message(_("New handoff for {department}: {title}", department=esc(h.to_department.name),
                      title=esc(h.title)), blocks)
 
@@ -190,9 +195,10 @@ def review(tr: Translator, facts: Facts) -> Message:
     h = facts.handoff
     number = int(facts.params["round"])
     rnd = facts.round(number)
+    restated_by = rnd.restated_by if rnd else h.recipient_id  # not whoever has the handoff since
     blocks: list[Block] = [section(_(
         "<@{recipient}> restated the key points of *{title}* in their own words (round {round}). "
-        "Is that what you meant?", recipient=h.recipient_id, title=esc(h.title), round=number))]
+        "Is that what you meant?", recipient=restated_by, title=esc(h.title), round=number))]
     restatements = rnd.restatements if rnd else []
     room = max(1, (MESSAGE_BLOCKS - 3) // max(1, len(restatements)))  # sections each point may take
     for point, restated in zip(h.key_points, restatements, strict=False):
@@ -213,7 +219,7 @@ def review(tr: Translator, facts: Facts) -> Message:
         blocks.append(context(_("You asked for a clarification: {text}", text=esc(cut(rnd.clarification or "", 2000)))))
     else:
         blocks.append(_status(tr, h))
-    return Message(_("<@{recipient}> restated your key points for {title}", recipient=h.recipient_id,
+    return Message(_("<@{recipient}> restated your key points for {title}", recipient=restated_by,
                      title=esc(h.title)), blocks)
 
 
@@ -401,7 +407,8 @@ def agreed(tr: Translator, facts: Facts) -> Message:
     h = facts.handoff
     p = facts.proposal(int(facts.params["proposal"]))
     assert p is not None
-    other = h.recipient_id if p.proposed_by == h.requester_id else h.requester_id
+    # Who accepted (recorded since; before, the other side as it is now, which a reassignment changes).
+    other = facts.params.get("by") or (h.recipient_id if p.proposed_by == h.requester_id else h.requester_id)
     title = esc(h.title)
     if p.kind is ProposalKind.DECLINE:
         text = _(":white_check_mark: <@{other}> accepted that you decline *{title}*; it is closed.", other=other,
