@@ -28,7 +28,7 @@ from handoff_bot.slack.web_client import KeptRespond
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")  # the user id; the name Slack sent, if any
 QUEUED_AT = "handoff_queued_at"  # added to a job's payload: when its request was acknowledged (epoch seconds)
 TRIGGER_SECONDS = 3.0  # a trigger_id opens a modal within 3 s of the click or command that sent it
 
@@ -131,12 +131,14 @@ class SlackContext:
             session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), text=message, channel=channel_id,
         ))
 
+    def display_name(self, user_id: str) -> str:
+        """A user's name as Slack shows it, else their id."""
+        profile = self.directory.profile(user_id)
+        return profile.name if profile else user_id
+
     def plain_mentions(self, text: str) -> str:
         """Mentions as `@Name`, for plain-text places such as form errors."""
-        def name(match: re.Match[str]) -> str:
-            profile = self.directory.profile(match.group(1))
-            return "@" + (profile.name if profile else match.group(1))
-        return unesc(MENTION.sub(name, text).replace("*", ""))
+        return unesc(MENTION.sub(lambda m: "@" + self.display_name(m.group(1)), text).replace("*", ""))
 
 
 def respond_to(client: WebClient, payload: dict[str, Any]) -> Respond:

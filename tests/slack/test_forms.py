@@ -20,7 +20,7 @@ from handoff_bot.handoffs.service import Draft
 from handoff_bot.people import Profile
 from handoff_bot.slack.ids import BlockId
 from tests.conftest import START
-from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, OUTSIDER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import open_new_form, submit_new
 
 
@@ -167,6 +167,33 @@ def test_the_title_typed_after_the_command_is_offered_cleaned_as_it_will_be_kept
     form = open_new_form(bot, "Fix\u202e the\u0007 March\u0000 invoice  \u200f")
     title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)
     assert title["element"]["initial_value"] == "Fix the March invoice"
+
+
+def title_and_recipient(form: dict[str, Any]) -> tuple[str, str | None]:
+    blocks = {b.get("block_id"): b for b in form["blocks"]}
+    return (blocks[BlockId.TITLE]["element"].get("initial_value", ""),
+            blocks[BlockId.RECIPIENT]["element"].get("initial_user"))
+
+
+def test_the_first_person_mentioned_is_the_recipient_and_others_stay_in_the_title_by_name(bot: Bot) -> None:
+    form = open_new_form(bot, f"<@{RECIPIENT}|wei> ask <@{MEMBER}|mia> and <@{OUTSIDER}> about it")
+    assert title_and_recipient(form) == ("ask @mia and @uout about it", RECIPIENT)
+
+
+def test_naming_yourself_after_the_command_names_no_recipient(bot: Bot) -> None:
+    assert title_and_recipient(open_new_form(bot, f"<@{REQUESTER}|maya> Renew the licence")) == (
+        "Renew the licence", None)
+
+
+def test_text_too_long_for_a_title_is_offered_cut_and_whole_as_the_details(bot: Bot) -> None:
+    text = "Collect the signed contracts from every regional office " * 5
+    form = open_new_form(bot, text)
+    title, _ = title_and_recipient(form)
+    details = next(b for b in form["blocks"] if b.get("block_id") == BlockId.DETAILS)["element"]["initial_value"]
+    assert len(title) == 150 and title.endswith("…") and text.startswith(title[:-1])
+    assert details == text.strip()
+    assert "initial_value" not in next(
+        b for b in open_new_form(bot, "Short")["blocks"] if b.get("block_id") == BlockId.DETAILS)["element"]
 
 
 def test_one_form_submitted_twice_at_the_same_moment_records_one_handoff_and_both_succeed(

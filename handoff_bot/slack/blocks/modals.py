@@ -79,8 +79,11 @@ def new_handoff(
     recipient_id: str | None = None,
     channel_id: str | None = None,
 ) -> dict[str, Any]:
-    """The form `/handoff` opens. `own_departments` (when several) adds a *From department* choice."""
+    """The form `/handoff` opens. `own_departments` (when several) adds a *From department* choice.
+    A `title` longer than a title may be is offered cut, and whole as the details."""
     _ = tr.gettext
+    details = title if len(title) > TITLE_MAX else None
+    title = cut(title, TITLE_MAX)
     recipient: dict[str, Any] = {"type": "users_select", "action_id": ActionId.INPUT,
                                  "placeholder": plain(_("Anyone in the department"), 150)}
     if recipient_id:
@@ -91,8 +94,8 @@ def new_handoff(
                     hint=_("Leave empty to post it in the department's intake channel for anyone to claim.")),
         input_block(BlockId.TITLE, _("Title"), text_input(max_length=TITLE_MAX, initial=title,
                                                           placeholder=_("What do you need?"))),
-        input_block(BlockId.DETAILS, _("Details"), text_input(multiline=True, max_length=DETAILS_MAX),
-                    optional=True),
+        input_block(BlockId.DETAILS, _("Details"), text_input(multiline=True, max_length=DETAILS_MAX,
+                                                              initial=details), optional=True),
         input_block(BlockId.KEY_POINTS, _("Key points, one per line"),
                     text_input(multiline=True, max_length=3000,
                                placeholder=_("What must the recipient get right?")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -28,17 +29,22 @@ SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
 LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
 
-def parse_text(text: str) -> tuple[str, str | None]:
-    """Split `/handoff` text into a title and the first mentioned user (`<@U…|name>`)."""
+def parse_text(text: str, name: Callable[[str], str] = lambda user_id: user_id) -> tuple[str, str | None]:
+    """Split `/handoff` text into a title and the first mentioned user (`<@U…|name>`), the recipient.
+
+    Other people mentioned stay in the title as `@name` (the name Slack sent with the mention, else
+    `name(user_id)`). The title is not shortened (see `modals.new_handoff`).
+    """
     mention = MENTION.search(text)
     recipient = mention.group(1) if mention else None
-    title = MENTION.sub("", text)
+    title = MENTION.sub("", text, count=1)
+    title = MENTION.sub(lambda m: "@" + (m.group(2) or name(m.group(1))), title)
     title = CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), title)
     title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)).removeprefix("@"), title)  # <!subteam^S1|@team>
     title = LINK.sub(lambda m: m.group(2) or m.group(1), title)
     # Slack sends &, < and > typed by the user as entities; the title is kept as typed.
     title = unesc(title)
-    return clean(title)[: handoffs.TITLE_MAX], recipient  # cleaned as it will be stored
+    return clean(title), recipient  # cleaned as it will be stored
 
 
 def subcommand(text: str) -> tuple[str, list[str]] | None:
@@ -161,7 +167,9 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         if ctx.trigger_expired(command):
             not_opened("expired_trigger_id")
             return
-        title, recipient = parse_text(command.get("text") or "")
+        title, recipient = parse_text(command.get("text") or "", ctx.display_name)
+        if recipient == user_id:
+            recipient = None  # no one hands work to themselves: the form would refuse it on Send
         every, own = ctx.read(lambda session: departments.choices(session, user_id))
         if not every:
             respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
