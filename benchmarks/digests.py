@@ -81,8 +81,9 @@ SELECT g, 'Department ' || lpad(g::text, 4, '0'), 14400, 14400, 2, 259200, 'Mon-
        'mon', '09:00'
 FROM generate_series(1, :departments) AS g;
 SELECT setval(pg_get_serial_sequence('department', 'id'), :departments);
-INSERT INTO department_person (department_id, user_id, role)
-SELECT g, 'UMGR' || lpad(g::text, 5, '0'), 'manager' FROM generate_series(1, :departments) AS g;
+INSERT INTO department_person (department_id, user_id, role, added_at)
+SELECT g, 'UMGR' || lpad(g::text, 5, '0'), 'manager', :now - :span * interval '1 second'
+FROM generate_series(1, :departments) AS g;
 INSERT INTO slack_user (user_id, name, tz, locale, is_bot, deleted, fetched_at)
 SELECT 'UMGR' || lpad(g::text, 5, '0'), 'Manager ' || g,
        (CAST(:zones AS text[]))[1 + g % cardinality(CAST(:zones AS text[]))], 'en-US', false, false, :now

@@ -95,10 +95,11 @@ class Data:
         self.db = db
         with db.transaction() as session:
             finance = Department(name="Finance", updated_at=NOW, people=[
-                DepartmentPerson(user_id=f"UMGR{i}", role=MemberRole.MANAGER) for i in range(2)] + [
-                DepartmentPerson(user_id=f"UR{i:03d}", role=MemberRole.MEMBER) for i in range(MEMBERS)])
+                DepartmentPerson(user_id=f"UMGR{i}", role=MemberRole.MANAGER, added_at=NOW) for i in range(2)] + [
+                DepartmentPerson(user_id=f"UR{i:03d}", role=MemberRole.MEMBER, added_at=NOW) for i in range(MEMBERS)])
             sales = Department(name="Sales", updated_at=NOW, people=[
-                DepartmentPerson(user_id=f"UQ{i:02d}", role=MemberRole.MEMBER) for i in range(REQUESTERS)])
+                DepartmentPerson(user_id=f"UQ{i:02d}", role=MemberRole.MEMBER, added_at=NOW)
+                for i in range(REQUESTERS)])
             session.add_all([finance, sales])
             session.flush()
             template = handoffs.create(session, handoffs.Draft(

@@ -169,7 +169,7 @@ def make_department(
         members: user ids with the member role.
         managers: user ids with the manager role (they count as members too).
         intake_channel: the channel unassigned handoffs are posted to.
-        now: its `updated_at`.
+        now: its `updated_at`, and when its people were added.
         standard: the service standard as in the YAML file: `confirm_within`, `remind_every`,
             `complete_within` (durations like "4h" or seconds), `escalate_after`, `working_hours`.
     """
@@ -181,8 +181,8 @@ def make_department(
             columns[key] = value
         else:
             raise TypeError(f"unknown standard field {key!r}")
-    people = [DepartmentPerson(user_id=u, role=MemberRole.MEMBER) for u in members]
-    people += [DepartmentPerson(user_id=u, role=MemberRole.MANAGER) for u in managers]
+    people = [DepartmentPerson(user_id=u, role=MemberRole.MEMBER, added_at=now) for u in members]
+    people += [DepartmentPerson(user_id=u, role=MemberRole.MANAGER, added_at=now) for u in managers]
     with db.transaction() as session:
         department = Department(name=name, intake_channel=intake_channel, updated_at=now, people=people, **columns)
         session.add(department)

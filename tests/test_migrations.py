@@ -12,11 +12,12 @@ from sqlalchemy import inspect, select, text
 
 from handoff_bot.clock import FakeClock
 from handoff_bot.db import Database, alembic_config
+from handoff_bot.departments.models import DepartmentPerson
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import ProposalKind
 from handoff_bot.models import Base
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
-from tests.conftest import StubDirectory, make_department
+from tests.conftest import START, StubDirectory, make_department
 
 
 def test_the_migrated_schema_equals_the_models(db: Database) -> None:
@@ -80,6 +81,32 @@ def test_going_down_keeps_the_handoffs_and_what_belongs_to_them(db: Database, cl
         assert abs(refreshes[0].next_attempt_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
 
 
+def test_going_up_dates_the_people_already_in_a_department_by_its_first_trace(db: Database) -> None:
+    """0003 records when each person took their place; for those already there it takes the earliest
+    moment known of their department: its last change or its first handoff (sent or received)."""
+    day = timedelta(days=1)
+    sales = make_department(db, "Sales", members=["UREQ"], now=START - day)
+    finance = make_department(db, "Finance", members=["UREC"], managers=["UFIN"], now=START + 7 * day)
+    make_department(db, "Legal", managers=["ULEGAL"], now=START + 3 * day)  # no handoffs
+    people = StubDirectory()
+    people.add("UREC")
+    people.add("UREQ")
+    with db.transaction() as session:
+        draft = handoffs.Draft(requester_id="UREQ", department_id=finance, title="t", recipient_id="UREC",
+                               key_points="a")
+        assert handoffs.create(session, draft, directory=people, now=START).from_department_id == sales
+    with db.engine.connect() as conn:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+        conn.commit()
+        assert "added_at" not in {c["name"] for c in inspect(conn).get_columns("department_person")}
+    db.upgrade()
+    with db.transaction() as session:
+        added = dict(session.execute(select(DepartmentPerson.user_id, DepartmentPerson.added_at)).all())
+    assert added == {"UREQ": START - day, "UREC": START, "UFIN": START, "ULEGAL": START + 3 * day}
+
+
 def _counts(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0
@@ -95,7 +122,7 @@ def test_sqlite_is_not_migrated_inside_a_transaction_where_foreign_keys_cannot_b
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0001")
         with database.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         database.dispose()

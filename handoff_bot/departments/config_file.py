@@ -213,7 +213,8 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
     Args:
         session: the transaction to work in; the caller commits it.
         config: what `load` returned.
-        now: the time recorded as `updated_at` on what changes.
+        now: the time recorded as `updated_at` on what changes, and as `added_at` on the places of the people
+            it adds.
 
     Raises:
         ConfigFileError: a pair standard names a department that is neither in the file nor in the
@@ -239,7 +240,7 @@ def apply(session: Session, config: DepartmentsConfig, now: datetime) -> ImportS
             summary.created.append(wanted.name)
         else:
             matched.add(department.id)
-            if _update_department(department, wanted):
+            if _update_department(department, wanted, now):
                 department.updated_at = now
                 summary.updated.append(wanted.name)
             else:
@@ -355,12 +356,12 @@ def _new_department(wanted: DepartmentConfig, now: datetime) -> Department:
     department = Department(name=wanted.name, intake_channel=wanted.intake_channel, updated_at=now,
                             digest_day=wanted.digest_day, digest_time=wanted.digest_time)
     _set_standard(department, wanted.standard)
-    department.people = [DepartmentPerson(user_id=u, role=r) for u, r in _people(wanted)]
+    department.people = [DepartmentPerson(user_id=u, role=r, added_at=now) for u, r in _people(wanted)]
     return department
 
 
-def _update_department(department: Department, wanted: DepartmentConfig) -> bool:
-    """Make `department` match `wanted`; True when anything changed."""
+def _update_department(department: Department, wanted: DepartmentConfig, now: datetime) -> bool:
+    """Make `department` match `wanted` (the people it adds added at `now`); True when anything changed."""
     changed = (
         department.name != wanted.name
         or department.intake_channel != wanted.intake_channel
@@ -381,7 +382,7 @@ def _update_department(department: Department, wanted: DepartmentConfig) -> bool
     present = {(p.user_id, p.role) for p in department.people}
     for user_id, role in target:
         if (user_id, role) not in present:
-            department.people.append(DepartmentPerson(user_id=user_id, role=role))
+            department.people.append(DepartmentPerson(user_id=user_id, role=role, added_at=now))
             changed = True
     return changed
 

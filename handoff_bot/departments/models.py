@@ -39,7 +39,12 @@ class Department(Base):
 
 
 class DepartmentPerson(Base):
-    """A Slack user's place in a department: member or manager (a manager may also be a member)."""
+    """A Slack user's place in a department: member or manager (a manager may also be a member).
+
+    `added_at` is when they took this place: an import that keeps them keeps it, one that takes the place
+    away and a later one that gives it back start anew. A manager's weekly digest covers no week that had
+    ended before the earliest `added_at` of their manager places.
+    """
 
     __tablename__ = "department_person"
     __table_args__ = (UniqueConstraint("department_id", "user_id", "role"),)
@@ -48,6 +53,7 @@ class DepartmentPerson(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     role: Mapped[MemberRole] = mapped_column(str_enum(MemberRole))
+    added_at: Mapped[datetime]
 
     department: Mapped[Department] = relationship(back_populates="people")
 

@@ -2,10 +2,10 @@
 
 Each process adds one interval job (every `DIGEST_SECONDS`) to the scheduler that already runs
 its follow-ups. A pass looks for managers whose digest moment of this local week has passed
-and whose digest of the week that ended is not recorded, and sends those (see
-`handoff_bot.digests.service.send_due`). The truth is in the database, not in APScheduler's
-memory: a restart or a process that was down at 09:00 simply finds the digest still due at its
-next pass (the first one runs at start-up), and two processes cannot both send it.
+and whose digest of the week that ended (a week they managed in) is not recorded, and sends
+those (see `handoff_bot.digests.service.send_due`). The truth is in the database, not in
+APScheduler's memory: a restart or a process that was down at 09:00 simply finds the digest
+still due at its next pass (the first one runs at start-up), and two processes cannot both send it.
 
 Why an interval job and not a `CronTrigger(day_of_week="mon", hour=9, timezone=...)` per manager:
 every manager has their own zone and schedule, which change with the departments file and with

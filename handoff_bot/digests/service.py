@@ -11,7 +11,9 @@ manager's own time zone; a manager of several departments gets one digest, at th
 their departments' moments. Once that moment of the current local week has passed, the digest of
 the week that ended is due until it is sent — so after downtime it goes out as soon as the app
 is back, the same week. A week missed entirely is not sent the week after (that week's digest
-covers the newer week).
+covers the newer week). Nor is a week that had ended before the manager managed any of their
+departments (the `added_at` of their places): the app's first start, a new department or a new
+manager sends no digest of a week already over; their first digest is of the week they came in.
 
 Exactly once: `send_due` inserts a `digest_sent` row (unique per manager and week) and queues the
 digest in the outbox in one transaction. A second process racing for the same manager fails on
@@ -425,19 +427,29 @@ def manager_ids(session: Session) -> list[str]:
                                 .where(DepartmentPerson.role == MemberRole.MANAGER).order_by(DepartmentPerson.user_id)))
 
 
-def schedules(session: Session) -> dict[str, tuple[int, time]]:
-    """Every manager's digest moment: (weekday 0 = Monday, local time), the earliest of their departments'."""
+@dataclass(frozen=True)
+class Schedule:
+    """A manager's digest moment, the earliest of their departments', and since when they manage."""
+
+    weekday: int      # 0 = Monday
+    clock: time       # local time
+    since: datetime   # the earliest `added_at` of their manager places
+
+
+def schedules(session: Session) -> dict[str, Schedule]:
+    """Every manager's schedule, by user id."""
     rows = session.execute(
-        select(DepartmentPerson.user_id, Department.digest_day, Department.digest_time).distinct()
+        select(DepartmentPerson.user_id, Department.digest_day, Department.digest_time, DepartmentPerson.added_at)
         .join(Department, Department.id == DepartmentPerson.department_id)
         .where(DepartmentPerson.role == MemberRole.MANAGER)
     )
-    found: dict[str, tuple[int, time]] = {}
-    for user_id, day, clock in rows:
+    moments: dict[str, tuple[int, time]] = {}
+    since: dict[str, datetime] = {}
+    for user_id, day, clock, added_at in rows:
         moment = (DIGEST_DAYS.index(day) if day in DIGEST_DAYS else 0, _clock(clock))
-        if user_id not in found or moment < found[user_id]:
-            found[user_id] = moment
-    return found
+        moments[user_id] = min(moment, moments.get(user_id, moment))
+        since[user_id] = min(added_at, since.get(user_id, added_at))
+    return {user_id: Schedule(*moment, since[user_id]) for user_id, moment in moments.items()}
 
 
 def _clock(text: str) -> time:
@@ -454,8 +466,9 @@ def due_managers(session: Session, now: datetime, *, on_schedule: bool = True) -
     Args:
         session: the transaction to read in.
         now: the current time.
-        on_schedule: True: only those whose digest moment of this local week has passed.
-            False: every manager (`digest send --now`).
+        on_schedule: True: only those whose digest moment of this local week has passed, and who
+            became a manager before the week that ended was over. False: every manager
+            (`digest send --now`).
     """
     planned = schedules(session)
     if not planned:
@@ -464,14 +477,14 @@ def due_managers(session: Session, now: datetime, *, on_schedule: bool = True) -
         select(SlackUser.user_id, SlackUser.tz, SlackUser.deleted, SlackUser.is_bot)
         .where(SlackUser.user_id.in_(planned)))}
     candidates: list[Due] = []
-    for manager_id, (weekday, clock) in sorted(planned.items()):
+    for manager_id, plan in sorted(planned.items()):
         person = people.get(manager_id)
         if person is not None and (person.deleted or person.is_bot):
             continue
         zone = zone_of(person.tz if person is not None else None)
         monday = monday_of(now.astimezone(zone).date())
-        moment = datetime.combine(monday + timedelta(days=weekday), clock, tzinfo=zone)
-        if not on_schedule or now >= moment:
+        moment = datetime.combine(monday + timedelta(days=plan.weekday), plan.clock, tzinfo=zone)
+        if not on_schedule or (now >= moment and plan.since < local_midnight(monday, zone)):
             candidates.append(Due(manager_id, week_label(monday - WEEK)))
     if not candidates:
         return []

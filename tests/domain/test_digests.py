@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from handoff_bot.db import Database
+from handoff_bot.departments import config_file
 from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole
 from handoff_bot.digests import service
 from handoff_bot.digests.models import DigestSent
@@ -270,7 +271,7 @@ def test_weeks_run_monday_to_monday_in_the_managers_time_zone(db: Database, org:
     for user, tz in ((EAST, "Asia/Shanghai"), (WEST, "America/Los_Angeles")):
         person(db, user, tz)
         with db.transaction() as session:
-            session.add(DepartmentPerson(department_id=fin, user_id=user, role=MemberRole.MANAGER))
+            session.add(DepartmentPerson(department_id=fin, user_id=user, role=MemberRole.MANAGER, added_at=MONDAY))
     #              UTC                  Shanghai (UTC+8)     Los Angeles            UTC week
     moments = [
         datetime(2026, 3, 1, 17, 0, tzinfo=UTC),   # Mon 2 Mar 01:00 W10   Sun 1 Mar 09:00 PST W09   W09
@@ -390,6 +391,48 @@ def test_the_departments_day_and_time_and_the_earliest_of_several(db: Database, 
         notice = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == NoticeKind.DIGEST,
                                                              OutboxMessage.target == MANAGER)).one()
         assert [d["name"] for d in notice.params["departments"]] == ["Finance", "Procurement"]
+
+
+def imported(db: Database, text: str, now: datetime) -> None:
+    """`departments import` of a file's text at `now`."""
+    with db.transaction() as session:
+        config_file.apply(session, config_file.load(text), now)
+
+
+def test_a_new_department_sends_its_manager_no_digest_of_the_week_before_it(db: Database,
+                                                                           org: dict[str, int]) -> None:
+    """Imported on Wednesday of W11: Finance's manager still gets W10's digest (due since Monday), the new
+    department's manager nothing of W10, a week it did not exist in; both get W11's on its Monday."""
+    wednesday = at(11)
+    imported(db, "departments:\n  - name: Procurement\n    managers: [UNEW]\n", wednesday)
+    assert due(db, wednesday) == [(MANAGER, "2026-W10")]
+    assert send(db, wednesday) == 1
+    assert send(db, at(15, 23, 59)) == 0  # Sunday
+    assert due(db, at(16, 9)) == [(MANAGER, "2026-W11"), ("UNEW", "2026-W11")]
+    assert digests_queued(db) == [(MANAGER, "2026-W10")]
+
+
+def test_a_manager_new_to_a_department_waits_for_the_week_they_came_in(db: Database) -> None:
+    """The departments file is imported again at every start: a manager it keeps keeps the week they came
+    in, so the digest missed while the app was down still goes out; one it adds gets none of the week before."""
+    finance = "departments:\n  - name: Finance\n    managers: [{}]\n"
+    imported(db, finance.format("UOLD"), at(2))  # Monday of W10
+    restart = at(9, 12)  # Monday of W11, 12:00: the app was down at 09:00
+    imported(db, finance.format("UOLD, UNEW"), restart)
+    assert due(db, restart) == [("UOLD", "2026-W10")]
+    assert due(db, at(16, 9)) == [("UNEW", "2026-W11"), ("UOLD", "2026-W11")]
+
+
+def test_the_week_a_manager_came_in_is_their_own_zones(db: Database, org: dict[str, int],
+                                                       dept: Callable[..., int]) -> None:
+    """Sunday 8 March 20:00 UTC is still W10 in Los Angeles (13:00) but Monday of W11 in Shanghai (04:00)."""
+    person(db, EAST, "Asia/Shanghai")
+    person(db, WEST, "America/Los_Angeles")
+    dept("Procurement", managers=[EAST, WEST], now=datetime(2026, 3, 8, 20, 0, tzinfo=UTC))
+    monday_0900_la = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # Tuesday 00:00 in Shanghai
+    assert due(db, monday_0900_la) == [(MANAGER, "2026-W10"), (WEST, "2026-W10")]
+    assert send(db, monday_0900_la) == 2
+    assert due(db, datetime(2026, 3, 16, 1, 0, tzinfo=UTC)) == [(EAST, "2026-W11")]  # 09:00 in Shanghai
 
 
 def test_a_deactivated_manager_gets_no_digest(db: Database, org: dict[str, int]) -> None:
@@ -570,7 +613,7 @@ def test_building_many_at_once_gives_each_managers_own_digest(db: Database, week
     person(db, WEST, "America/Los_Angeles")
     dept("Procurement", managers=[EAST, MANAGER])
     with db.transaction() as session:
-        session.add(DepartmentPerson(department_id=1, user_id=WEST, role=MemberRole.MANAGER))
+        session.add(DepartmentPerson(department_id=1, user_id=WEST, role=MemberRole.MANAGER, added_at=MONDAY))
     managers = [MANAGER, EAST, WEST, REQUESTER]
     with db.transaction() as session:
         together = service.build_many(session, managers, SENT_AT)

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from handoff_bot.clock import FakeClock
+from handoff_bot.config import Settings
+from handoff_bot.db import Database
 from handoff_bot.departments.models import Department
 from handoff_bot.digests.models import DigestSent
 from handoff_bot.handoffs.models import HandoffState
+from handoff_bot.runtime import Runtime
 from tests.domain.test_digests import add, at, confirmed
-from tests.slack.conftest import MANAGER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import MANAGER, RECIPIENT, REQUESTER, SECRET, Bot
 from tests.slack.test_core_loop import open_new_form, submit_new
+from tests.slack_standin import SlackStandIn
 
 UTC = timezone.utc
 MONDAY_0859_SHANGHAI = datetime(2026, 3, 9, 0, 59, tzinfo=UTC)
@@ -76,6 +82,30 @@ def test_after_downtime_the_digest_comes_the_same_week(busy: Bot) -> None:
     assert run(busy, timedelta(minutes=1)) == 1
     assert [d["text"] for d in digests_to(busy, MANAGER)] == ["Weekly digest for 2026-W10",
                                                              "Weekly digest for 2026-W11"]
+
+
+def test_the_first_start_sends_no_digest_of_the_week_before(db: Database, standin: SlackStandIn, clock: FakeClock,
+                                                            tmp_path: Path) -> None:
+    """A fresh database and a departments file loaded at start-up on a Friday: nothing goes out at once
+    (the week that ended is from before the app's first run); the first digest is of that week."""
+    config = tmp_path / "departments.yml"
+    config.write_text("departments:\n  - name: Finance\n    managers: [U0MGR1]\n", encoding="utf-8")
+    standin.add_user("U0MGR1", tz="Asia/Shanghai")
+    clock.set(datetime(2026, 3, 13, 6, 0, tzinfo=UTC))  # Friday 14:00 in Shanghai, in W11
+    runtime = Runtime(Settings(bot_token="xoxb-test", signing_secret=SECRET, database_url=db.url,
+                               slack_api_url=standin.api_url, handoff_config=str(config)), clock=clock)
+    try:
+        runtime.prepare()
+        assert runtime.digests.run_once() == 0  # the pass at start-up
+        clock.set(datetime(2026, 3, 16, 0, 59, tzinfo=UTC))  # Monday 08:59 in Shanghai
+        assert runtime.digests.run_once() == 0
+        clock.advance(timedelta(minutes=1))
+        assert runtime.digests.run_once() == 1
+        runtime.deliverer.drain()
+    finally:
+        runtime.close()
+    posted = [c.params["text"] for c in standin.calls_to("chat.postMessage", channel="U0MGR1") if c.ok]
+    assert posted == ["Weekly digest for 2026-W11"]
 
 
 def test_sending_now_twice_sends_once(busy: Bot) -> None:

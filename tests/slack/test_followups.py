@@ -312,7 +312,8 @@ def test_people_told_of_a_follow_up_hear_in_their_own_working_hours(bot: Bot) ->
 def test_unheeded_review_reminders_stop_and_reach_the_requesters_managers_once(fast: Bot) -> None:
     fast.standin.add_user("USMGR", tz="Europe/London")
     with fast.runtime.db.transaction() as session:
-        session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER))
+        session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER,
+                                     added_at=fast.clock.now()))
     send(fast)
     restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
     assert [tick(fast, timedelta(hours=1)) for _ in range(3)] == [1, 1, 1]  # two reminders, then the managers
@@ -334,7 +335,8 @@ def test_review_reminders_go_on_when_the_requester_has_no_manager_to_tell(fast: 
 
 def test_a_requester_who_manages_their_department_is_reminded_not_escalated_to(fast: Bot) -> None:
     with fast.runtime.db.transaction() as session:
-        session.add(DepartmentPerson(department_id=fast.sales, user_id=REQUESTER, role=MemberRole.MANAGER))
+        session.add(DepartmentPerson(department_id=fast.sales, user_id=REQUESTER, role=MemberRole.MANAGER,
+                                     added_at=fast.clock.now()))
     send(fast)
     restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
     assert [tick(fast, timedelta(hours=1)) for _ in range(4)] == [1, 1, 1, 1]

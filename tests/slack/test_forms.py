@@ -231,7 +231,8 @@ def test_someone_in_several_departments_chooses_which_one_the_handoff_is_from(bo
     assert offered(alone, BlockId.FROM_DEPARTMENT) is None
     assert offered(alone, BlockId.DEPARTMENT) == ["Audit", "Finance", "Sales"]
     with bot.runtime.db.transaction() as session:
-        session.add(DepartmentPerson(department_id=bot.finance, user_id=REQUESTER, role=MemberRole.MEMBER))
+        session.add(DepartmentPerson(department_id=bot.finance, user_id=REQUESTER, role=MemberRole.MEMBER,
+                                     added_at=START))
     both = open_new_form(bot)
     assert offered(both, BlockId.FROM_DEPARTMENT) == ["Finance", "Sales"]
     assert offered(both, BlockId.DEPARTMENT) == ["Audit", "Finance", "Sales"]

@@ -211,7 +211,8 @@ def both_managed(make_bot: Callable[..., Bot]) -> Bot:
     bot = make_bot()
     bot.standin.add_user(SALES_MANAGER, tz="Europe/London")
     with bot.runtime.db.transaction() as session:
-        session.add(DepartmentPerson(department_id=bot.sales, user_id=SALES_MANAGER, role=MemberRole.MANAGER))
+        session.add(DepartmentPerson(department_id=bot.sales, user_id=SALES_MANAGER, role=MemberRole.MANAGER,
+                                     added_at=bot.clock.now()))
     set_standard(bot, confirm_within_s=3600, remind_every_s=3600, working_hours="always")
     return bot
 
