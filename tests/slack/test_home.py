@@ -3,6 +3,7 @@ work from the tab, their requests with the standard's clock, the department's op
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +16,9 @@ from handoff_bot.handoffs.service import Draft
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
 from handoff_bot.people import KnownProfiles, Profile
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
+from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import handoff, open_new_form, submit_new
-from tests.slack_requests import radio_value, text_value
+from tests.slack_requests import date_value, radio_value, text_value
 
 S = HandoffState
 
@@ -61,6 +62,37 @@ def click(bot: Bot, user: str, action_id: str, view: dict[str, Any]) -> None:
     assert bot.slack.click(user, action_id, view=view).status == 200
 
 
+def item_buttons(view: dict[str, Any]) -> list[str]:
+    """Every button of the tab's items (not the page or digest buttons), whole, as sorted JSON."""
+    return sorted({json.dumps(e, sort_keys=True) for b in view.get("blocks", []) if b["type"] == "actions"
+                   and b["block_id"].startswith(("home_item_", "home_request_")) for e in b["elements"]})
+
+
+def dm_buttons(bot: Bot, user: str) -> list[str]:
+    """Every button the user's direct messages from the bot carry now, whole, as sorted JSON."""
+    return sorted({json.dumps(e, sort_keys=True) for m in bot.posts(user) for b in m.get("blocks", [])
+                   if b["type"] == "actions" for e in b["elements"]})
+
+
+def dm_answers(bot: Bot, user: str) -> list[str]:
+    """The short answers the bot sent the user as direct messages (no blocks), oldest first."""
+    return [c.params["text"] for c in bot.standin.calls_to("chat.postMessage", channel=user)
+            if c.ok and not c.params.get("blocks")]
+
+
+def item_text(view: dict[str, Any], containing: str) -> str:
+    """The text of the section of the tab that contains `containing`."""
+    found = [b["text"]["text"] for b in view.get("blocks", []) if b["type"] == "section" and "text" in b
+             and containing in b["text"]["text"]]
+    assert len(found) == 1, (containing, texts(view))
+    return found[0]
+
+
+def propose_values(reason: str, due: str | None = None, kind: str = "change") -> dict[str, Any]:
+    return {BlockId.PROPOSAL_KIND: {"value": radio_value(kind)}, BlockId.NEW_DUE_DATE: {"value": date_value(due)},
+            BlockId.REASON: {"value": text_value(reason)}}
+
+
 def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot), recipient=RECIPIENT, due="2026-03-06")
     home = open_home(bot, RECIPIENT)
@@ -70,7 +102,8 @@ def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None
     assert "confirm due in 19 hours" in shown  # 4 working hours from Tuesday 09:00 in Shanghai
     assert "due 2026-03-06" in shown
     number = str(handoff(bot).id)
-    assert buttons(home) == [(ActionId.CONFIRM_UNDERSTANDING, number), (ActionId.ASK, number)]
+    assert buttons(home) == [(ActionId.CONFIRM_UNDERSTANDING, number), (ActionId.ASK, number),
+                             (ActionId.PROPOSE, number)]  # as on the recipient's card
 
     click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, home)
     form = bot.wait_view(CallbackId.RESTATE)
@@ -87,7 +120,7 @@ def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None
     bot.deliver()
     home = bot.standin.home(RECIPIENT)
     assert "understanding agreed; do the work and mark it done" in texts(home)
-    assert [a for a, _ in buttons(home)] == [ActionId.MARK_DONE, ActionId.ASK]
+    assert [a for a, _ in buttons(home)] == [ActionId.MARK_DONE, ActionId.ASK, ActionId.PROPOSE]
     click(bot, RECIPIENT, ActionId.MARK_DONE, home)
     bot.deliver()
     assert handoff(bot).state is S.DONE
@@ -110,13 +143,13 @@ def test_the_requester_reviews_answers_and_rates_from_the_home_tab(bot: Bot) -> 
     bot.deliver()
     home = bot.standin.home(REQUESTER)
     assert "<@UREC> asks about *Prepare the Q3 invoice* (Closed question):\n&gt; EUR or USD?" in texts(home)
-    assert [a for a, _ in buttons(home)] == [ActionId.ANSWER]
+    assert [a for a, _ in buttons(home)] == [ActionId.ANSWER, ActionId.CANCEL]  # the request's Cancel below
     click(bot, REQUESTER, ActionId.ANSWER, home)
     bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
         BlockId.ANSWER: {"value": text_value("EUR")}})
     bot.deliver()
     assert "EUR" in str(bot.last(RECIPIENT, "answered")["blocks"])
-    assert buttons(bot.standin.home(REQUESTER)) == []
+    assert buttons(bot.standin.home(REQUESTER)) == [(ActionId.CANCEL, str(handoff(bot).id))]
 
     # A restatement: shown on the tab beside the key points, accepted from there.
     bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.last(RECIPIENT, "New handoff"))
@@ -129,7 +162,8 @@ def test_the_requester_reviews_answers_and_rates_from_the_home_tab(bot: Bot) -> 
     assert "restated the key points of *Prepare the Q3 invoice*" in shown
     assert "*1. Totals per region*\n&gt; Totals by region, in EUR" in shown
     assert "*2. Attach receipts*\n&gt; Attach every receipt" in shown
-    assert buttons(home) == [(ActionId.ACCEPT, f"{handoff(bot).id}:1"), (ActionId.CLARIFY, f"{handoff(bot).id}:1")]
+    assert buttons(home) == [(ActionId.ACCEPT, f"{handoff(bot).id}:1"), (ActionId.CLARIFY, f"{handoff(bot).id}:1"),
+                             (ActionId.CANCEL, str(handoff(bot).id))]
     click(bot, REQUESTER, ActionId.ACCEPT, home)
     bot.deliver()
     assert handoff(bot).state is S.CONFIRMED
@@ -224,7 +258,8 @@ def test_the_tab_is_published_again_only_for_people_who_opened_it(bot: Bot) -> N
     before = publishes(bot, REQUESTER)
     bot.deliver()
     assert publishes(bot, REQUESTER) == before + 1
-    assert [a for a, _ in buttons(bot.standin.home(REQUESTER))] == [ActionId.ACCEPT, ActionId.CLARIFY, ActionId.ANSWER]
+    assert [a for a, _ in buttons(bot.standin.home(REQUESTER))] == [ActionId.ACCEPT, ActionId.CLARIFY, ActionId.ANSWER,
+                                                                     ActionId.CANCEL]
     assert publishes(bot, RECIPIENT) == 0
 
 
@@ -303,3 +338,173 @@ def test_a_review_on_the_home_tab_shows_every_key_point(bot: Bot) -> None:
     assert all(f"*{n}. Point {n}: check the R&amp;D" in shown for n in range(1, 11)), shown
     assert (ActionId.ACCEPT, f"{handoff(bot).id}:1") in buttons(home)
     assert bot.standin.violations == []
+
+
+def test_the_home_tab_carries_the_buttons_the_dms_carry_in_every_state(bot: Bot) -> None:
+    """Through the whole lifecycle, a negotiation included, each side's items offer exactly the buttons their
+    direct messages offer at that moment (same action ids, values, labels and confirm dialogs), and every
+    step is taken from the tab."""
+    def same(*users: str) -> None:
+        bot.deliver()
+        for user in users:
+            assert item_buttons(bot.standin.home(user)) == dm_buttons(bot, user), user
+
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, due="2026-03-13")
+    bot.deliver()
+    open_home(bot, REQUESTER)
+    open_home(bot, RECIPIENT)
+    h = str(handoff(bot).id)
+    same(REQUESTER, RECIPIENT)  # sent: Cancel; Confirm, Ask and Propose
+    assert buttons(bot.standin.home(REQUESTER)) == [(ActionId.CANCEL, h)]
+
+    click(bot, RECIPIENT, ActionId.ASK, bot.standin.home(RECIPIENT))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("closed")}, BlockId.QUESTION: {"value": text_value("EUR?")}})
+    same(REQUESTER, RECIPIENT)  # a question: Answer beside Cancel
+    click(bot, REQUESTER, ActionId.ANSWER, bot.standin.home(REQUESTER))
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
+        BlockId.ANSWER: {"value": text_value("Yes")}})
+    same(REQUESTER, RECIPIENT)
+
+    click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.standin.home(RECIPIENT))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.RESTATE), {
+        BlockId.point(1): {"value": text_value("By region")}, BlockId.point(2): {"value": text_value("Receipts")}})
+    same(REQUESTER)  # restated: That's right and Clarify beside Cancel (nothing waits on the recipient)
+    click(bot, REQUESTER, ActionId.CLARIFY, bot.standin.home(REQUESTER))
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.CLARIFY), {
+        BlockId.CLARIFICATION: {"value": text_value("By country")}})
+    same(REQUESTER, RECIPIENT)  # clarifying: Restate again, Ask and Propose
+    click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.standin.home(RECIPIENT))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.RESTATE, count=2), {
+        BlockId.point(1): {"value": text_value("By country")}, BlockId.point(2): {"value": text_value("Receipts")}})
+    bot.deliver()
+    click(bot, REQUESTER, ActionId.ACCEPT, bot.standin.home(REQUESTER))
+    same(REQUESTER, RECIPIENT)  # confirmed: Mark done, Ask and Propose
+    assert handoff(bot).state is S.CONFIRMED
+
+    # The recipient proposes another date from the tab; the requester counters from theirs.
+    click(bot, RECIPIENT, ActionId.PROPOSE, bot.standin.home(RECIPIENT))
+    assert bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.PROPOSE), propose_values(
+        "Auditors are late", due="2026-03-20")).text == ""
+    same(REQUESTER)  # Accept and Counter beside Cancel
+    assert handoff(bot).state is S.NEGOTIATING
+    assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))
+    click(bot, REQUESTER, ActionId.COUNTER, bot.standin.home(REQUESTER))
+    assert bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.COUNTER), {
+        BlockId.NEW_DUE_DATE: {"value": date_value("2026-03-17")},
+        BlockId.REASON: {"value": text_value("The board meets on the 18th")}}).text == ""
+    same(REQUESTER, RECIPIENT)  # the recipient's turn: Accept and Propose, and Ask as on their card
+    assert [a for a, _ in buttons(bot.standin.home(RECIPIENT))] == [ActionId.AGREE, ActionId.PROPOSE, ActionId.ASK]
+    click(bot, RECIPIENT, ActionId.AGREE, bot.standin.home(RECIPIENT))
+    same(REQUESTER, RECIPIENT)
+    assert handoff(bot).state is S.CONFIRMED and str(handoff(bot).due_date) == "2026-03-17"
+
+    click(bot, RECIPIENT, ActionId.MARK_DONE, bot.standin.home(RECIPIENT))
+    same(REQUESTER, RECIPIENT)  # done: Rate it, and no Cancel any more
+    assert [a for a, _ in buttons(bot.standin.home(REQUESTER))] == [ActionId.RATE]
+    click(bot, REQUESTER, ActionId.RATE, bot.standin.home(REQUESTER))
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.RATE), {
+        BlockId.RATING: {"value": radio_value("4")}, BlockId.COMMENT: {"value": text_value("")}})
+    same(REQUESTER, RECIPIENT)
+    assert handoff(bot).state is S.RATED and buttons(bot.standin.home(REQUESTER)) == []
+    # Every click came from the tab, with no channel: nothing was answered as an ephemeral message.
+    assert bot.standin.calls_to("chat.postEphemeral") == [] and dm_answers(bot, REQUESTER) == []
+
+
+def test_the_requester_cancels_from_the_home_tab(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT, title="Close the books")
+    submit_new(bot, open_new_form(bot), title="Renew the licence")  # to Finance's intake channel, unclaimed
+    bot.deliver()
+    open_home(bot, RECIPIENT)
+    home = open_home(bot, REQUESTER)
+    assert item_buttons(home) == dm_buttons(bot, REQUESTER)  # each request's Cancel, with the receipt's dialog
+    first, second = 1, 2
+    assert buttons(home) == [(ActionId.CANCEL, str(second)), (ActionId.CANCEL, str(first))]  # newest first
+    [cancel] = [e for b in home["blocks"] if b["type"] == "actions" for e in b["elements"] if e["value"] == "1"]
+    assert cancel["style"] == "danger" and cancel["confirm"]["title"]["text"] == "Cancel this handoff?"
+
+    assert bot.slack.block_action(REQUESTER, ActionId.CANCEL, str(first), view=home).status == 200
+    bot.deliver()
+    with bot.runtime.db.transaction() as session:
+        assert handoffs.load(session, first).state is S.CANCELLED
+        assert handoffs.load(session, second).state is S.SENT
+    assert "cancelled *Close the books*" in str(bot.last(RECIPIENT, "cancelled")["blocks"])
+    assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))  # both tabs published again
+    after = bot.standin.home(REQUESTER)
+    assert "Close the books" not in texts(after) and buttons(after) == [(ActionId.CANCEL, str(second))]
+    assert dm_buttons(bot, REQUESTER) == item_buttons(after)  # the receipt lost its Cancel too
+
+    # The unclaimed one is cancelled from the tab as well; its intake post loses its Claim button.
+    click(bot, REQUESTER, ActionId.CANCEL, after)
+    bot.deliver()
+    assert handoff(bot).state is S.CANCELLED
+    assert "You have no open requests." in texts(bot.standin.home(REQUESTER))
+    assert all(b["type"] != "actions" for m in bot.posts(INTAKE) for b in m["blocks"])
+
+    # A second click on the tab as it was (another device): answered by DM, as there is no channel.
+    assert bot.slack.block_action(REQUESTER, ActionId.CANCEL, str(first), view=home).status == 200
+    bot.deliver()
+    assert dm_answers(bot, REQUESTER) == ["Nothing to do here any more. Now: Cancelled by <@UREQ>."]
+    assert bot.standin.calls_to("chat.postEphemeral") == []
+
+
+def test_a_proposal_from_the_home_tab_is_answered_by_dm_when_slack_will_not_open_the_form(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    home = open_home(bot, RECIPIENT)
+    bot.standin.trigger_ttl = 0  # Slack refuses the form: the trigger has expired
+    click(bot, RECIPIENT, ActionId.PROPOSE, home)
+    bot.deliver()
+    assert dm_answers(bot, RECIPIENT) == ["Slack could not open the form. Please click the button again."]
+    assert bot.standin.calls_to("chat.postEphemeral") == []
+    assert handoff(bot).state is S.SENT
+
+    # The recipient may not propose once the requester cancelled: told by DM, from a tab that is out of date.
+    bot.standin.trigger_ttl = 60
+    bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off"))
+    bot.deliver()
+    click(bot, RECIPIENT, ActionId.PROPOSE, home)
+    bot.deliver()
+    assert dm_answers(bot, RECIPIENT)[-1] == "Nothing to do here any more. Now: Cancelled by <@UREQ>."
+    assert [c for c in bot.standin.calls_to("views.open")
+            if c.ok and c.params["view"]["callback_id"] == CallbackId.PROPOSE] == []
+
+
+def test_a_question_on_the_requesters_tab_shows_how_long_it_has_waited_not_the_recipients_clock(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    bot.click(RECIPIENT, ActionId.ASK, bot.last(RECIPIENT, "New handoff"))
+    bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("open")}, BlockId.QUESTION: {"value": text_value("Which?")}})
+    bot.deliver()
+    bot.clock.advance(timedelta(hours=2))
+    home = open_home(bot, REQUESTER)
+    question = item_text(home, "asks about")
+    assert ":speech_balloon: asked 2 hours ago (<!date^" in question
+    assert "confirm" not in question and "Handoff #1" in question
+    # The request itself still shows the standard's clock, and so does the recipient's item.
+    assert "confirm due in" in item_text(home, "to <@UREC> in Finance")
+    assert "confirm due in" in item_text(open_home(bot, RECIPIENT), "confirm your understanding")
+
+
+def test_requests_with_their_buttons_are_paged(bot: Bot) -> None:
+    profiles = KnownProfiles({REQUESTER: Profile(REQUESTER, "req", "America/New_York"),
+                              RECIPIENT: Profile(RECIPIENT, "rec", "Asia/Shanghai")})
+    titles = [f"Task {n:02d}" for n in range(1, 61)]  # 60 requests of 2 blocks each: more than 100 blocks
+    with bot.runtime.db.transaction() as session:
+        for title in titles:
+            handoffs.create(session, Draft(REQUESTER, bot.finance, title, recipient_id=RECIPIENT), directory=profiles,
+                            now=bot.clock.now())
+    first = open_home(bot, REQUESTER)
+    click(bot, REQUESTER, ActionId.HOME_NEXT, first)
+    bot.deliver()
+    second = bot.standin.home(REQUESTER)
+    assert "Page 1 of 2" in texts(first) and "Page 2 of 2" in texts(second)
+    assert len(first["blocks"]) <= 100 and len(second["blocks"]) <= 100
+    cancels = [v for page in (first, second) for a, v in buttons(page) if a == ActionId.CANCEL]
+    assert sorted(cancels, key=int) == [str(n) for n in range(1, 61)]  # each request with its Cancel, once
+    for page in (first, second):  # an item and its buttons stay on one page
+        blocks = page["blocks"]
+        for number, block in enumerate(blocks):
+            if block["type"] == "actions" and block["block_id"].startswith("home_request_"):
+                assert f"Handoff #{block['elements'][0]['value']}" in blocks[number - 1]["text"]["text"]

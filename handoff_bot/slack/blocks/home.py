@@ -26,7 +26,7 @@ from handoff_bot.slack.blocks.common import (
     sections,
     slack_date,
 )
-from handoff_bot.slack.blocks.messages import negotiation_buttons
+from handoff_bot.slack.blocks.messages import card_buttons, negotiation_buttons, receipt_buttons
 from handoff_bot.slack.blocks.replies import help_blocks
 from handoff_bot.slack.ids import ActionId
 
@@ -136,9 +136,10 @@ def _part(tr: Translator, title: str, items: list[_Chunk], empty: str, hidden: i
 
 def _chunks(tr: Translator, home: Home) -> list[_Chunk]:
     _ = tr.gettext
-    waiting = [_waiting(tr, item, home.timings.get(item.handoff.id, Timing()), home.now, number)
+    waiting = [_waiting(tr, item, home.timings.get(item.handoff.id, Timing()), home.now, number, home.user_id)
                for number, item in enumerate(home.waiting)]
-    requests = [_request(tr, h, home.timings.get(h.id, Timing()), home.now) for h in home.requests]
+    requests = [_request(tr, h, home.timings.get(h.id, Timing()), home.now, number)
+                for number, h in enumerate(home.requests)]
     chunks = _part(tr, _("Waiting on me"), waiting, _("Nothing waits on you right now."),
                    home.waiting_total - len(home.waiting))
     chunks += _part(tr, _("My requests"), requests,
@@ -156,32 +157,31 @@ def _line_two(tr: Translator, handoff_id: int, clock: str) -> str:
     return "\n" + " · ".join(p for p in (clock, tr.gettext("Handoff #{id}", id=handoff_id)) if p)
 
 
-def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, number: int) -> _Chunk:
-    """One thing to do: what it is, the standard's clock, and the buttons that do it."""
+def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, number: int, viewer: str) -> _Chunk:
+    """One thing to do: what it is, the clock of what the viewer owes, and the buttons the viewer's messages
+    about it carry now (the recipient's card, the question, the restatement, the proposal)."""
     _ = tr.gettext
     h = item.handoff
     title, value = esc(h.title), str(h.id)
-    clock = labels.timing(tr, timing, now)
+    clock = labels.timing(tr, timing, now)  # the standard's clock: the recipient's, and the due date
     buttons = []
     if item.kind is Waiting.CONFIRM and h.state is S.CLARIFYING:
         text = _(":repeat: <@{requester}> clarified *{title}*; restate the key points again.",
                  requester=h.requester_id, title=title)
-        buttons = [button(_("Restate again"), ActionId.CONFIRM_UNDERSTANDING, value, style="primary"),
-                   button(_("Ask a question"), ActionId.ASK, value)]
+        buttons = card_buttons(tr, h)
     elif item.kind is Waiting.CONFIRM:
         text = _(":inbox_tray: *{title}* from <@{requester}>: confirm your understanding by restating the key "
                  "points.", requester=h.requester_id, title=title)
-        buttons = [button(_("Confirm my understanding"), ActionId.CONFIRM_UNDERSTANDING, value, style="primary"),
-                   button(_("Ask a question"), ActionId.ASK, value)]
+        buttons = card_buttons(tr, h)
     elif item.kind is Waiting.DO:
         text = _(":hammer_and_wrench: *{title}* from <@{requester}>: understanding agreed; do the work and mark "
                  "it done.", requester=h.requester_id, title=title)
-        buttons = [button(_("Mark done"), ActionId.MARK_DONE, value, style="primary"),
-                   button(_("Ask a question"), ActionId.ASK, value)]
+        buttons = card_buttons(tr, h)
     elif item.kind is Waiting.ANSWER and item.question is not None:
         q = item.question
         text = _("<@{asker}> asks about *{title}* ({kind}):", asker=q.asked_by, title=title,
                  kind=labels.question_kind(tr, q.kind)) + "\n" + quote(cut(q.text, 600))
+        clock = labels.asked(tr, q.asked_at, now)  # the requester owes the answer, not the recipient's restatement
         buttons = [button(_("Answer"), ActionId.ANSWER, str(q.id), style="primary")]
     elif item.kind is Waiting.REVIEW:
         text = _("<@{recipient}> restated the key points of *{title}* in their own words (round {round}). "
@@ -202,6 +202,9 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
             text = _(":handshake: <@{by}> proposes other terms for *{title}*:", by=p.proposed_by, title=title)
         text += "\n" + labels.terms(tr, h, p, limit=600)  # whole in the DM
         buttons = negotiation_buttons(tr, h, p)
+        if viewer == h.recipient_id:  # and what their card offers meanwhile (questions go on)
+            shown = {b["action_id"] for b in buttons}
+            buttons += [b for b in card_buttons(tr, h) if b["action_id"] not in shown]
     else:
         text = _("<@{recipient}> marked *{title}* done. How well was it handled?", recipient=h.recipient_id,
                  title=title)
@@ -210,15 +213,19 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
     return _Chunk([*sections(text + _line_two(tr, h.id, clock)), actions(f"home_item_{number}", *buttons)])
 
 
-def _request(tr: Translator, h: Handoff, timing: Timing, now: datetime) -> _Chunk:
-    """One of my requests: to whom, where it stands, and the standard's clock."""
+def _request(tr: Translator, h: Handoff, timing: Timing, now: datetime, number: int) -> _Chunk:
+    """One of my requests: to whom, where it stands, the standard's clock, and what the requester's copy
+    offers (*Cancel* while open)."""
     _ = tr.gettext
     if h.recipient_id:
         head = _("*{title}* to <@{recipient}> in {department}", title=esc(h.title), recipient=h.recipient_id,
                  department=esc(h.department_name))
     else:
         head = _("*{title}* to {department}", title=esc(h.title), department=esc(h.department_name))
-    return _Chunk([section(head + "\n" + labels.status(tr, h) + _line_two(tr, h.id, labels.timing(tr, timing, now)))])
+    blocks = [section(head + "\n" + labels.status(tr, h) + _line_two(tr, h.id, labels.timing(tr, timing, now)))]
+    if buttons := receipt_buttons(tr, h):
+        blocks.append(actions(f"home_request_{number}", *buttons))
+    return _Chunk(blocks)
 
 
 def _digest(tr: Translator, home: Home) -> _Chunk:

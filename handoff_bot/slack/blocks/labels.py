@@ -191,3 +191,9 @@ def timing(tr: Translator, value: Timing, now: datetime) -> str:
         parts.append(_(":date: due in {left} ({when})", left=about(tr, (value.deadline - now).total_seconds()),
                        when=slack_date(value.deadline)))
     return " · ".join(parts)
+
+
+def asked(tr: Translator, at: datetime, now: datetime) -> str:
+    """How long a question has waited for its answer (mrkdwn): what the one who owes the answer needs to know."""
+    return tr.gettext(":speech_balloon: asked {ago} ago ({when})", ago=about(tr, (now - at).total_seconds()),
+                      when=slack_date(at))

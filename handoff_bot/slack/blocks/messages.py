@@ -118,7 +118,6 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
     """The recipient's DM: the handoff and what they can do next."""
     _ = tr.gettext
     h = facts.handoff
-    value = str(h.id)
     intro = _("<@{requester}> handed off work to you.", requester=h.requester_id)
     if h.priority.value == "urgent":
         intro = _(":rotating_light: Urgent: <@{requester}> handed off work to you.", requester=h.requester_id)
@@ -127,6 +126,15 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
         blocks.append(context(_("Reassigned to <@{user}>", user=h.recipient_id)))
         return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)),
                        blocks)
+    if buttons := card_buttons(tr, h):
+        blocks.append(actions(BlockId.ACTIONS, *buttons))
+    return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
+
+
+def card_buttons(tr: Translator, h: Handoff) -> list[dict[str, Any]]:
+    """What the recipient's card offers in the handoff's current state (their Home tab items offer the same)."""
+    _ = tr.gettext
+    value = str(h.id)
     buttons = []
     if h.state in (S.SENT, S.CLARIFYING):
         label = _("Confirm my understanding") if h.state is S.SENT else _("Restate again")
@@ -137,9 +145,7 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
         buttons.append(button(_("Ask a question"), ActionId.ASK, value))
     if h.state in TRANSITIONS[Action.PROPOSE].from_states - {S.NEGOTIATING}:  # in one, the answer's DM has it
         buttons.append(button(_("Propose a change / decline"), ActionId.PROPOSE, value))
-    if buttons:
-        blocks.append(actions(BlockId.ACTIONS, *buttons))
-    return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
+    return buttons
 
 
 def intake_post(tr: Translator, facts: Facts) -> Message:
@@ -176,17 +182,25 @@ def receipt(tr: Translator, facts: Facts) -> Message:
         intro = _("You handed off *{title}* to {department}; it is not posted in <#{channel}> yet.",
                   title=esc(h.title), department=esc(h.to_department.name), channel=h.to_department.intake_channel)
     blocks = [section(intro), *_summary(tr, facts)]
-    if h.is_open:
-        confirm = {
-            "title": {"type": "plain_text", "text": _("Cancel this handoff?")},
-            "text": {"type": "mrkdwn", "text": _("The recipient is told it is no longer needed.")},
-            "confirm": {"type": "plain_text", "text": _("Cancel handoff")},
-            "deny": {"type": "plain_text", "text": _("Keep it")},
-            "style": "danger",
-        }
-        blocks.append(actions(BlockId.ACTIONS, button(_("Cancel"), ActionId.CANCEL, str(h.id),
-                                                      style="danger", confirm=confirm)))
+    if buttons := receipt_buttons(tr, h):
+        blocks.append(actions(BlockId.ACTIONS, *buttons))
     return Message(_("You handed off: {title}", title=esc(h.title)), blocks)
+
+
+def receipt_buttons(tr: Translator, h: Handoff) -> list[dict[str, Any]]:
+    """What the requester's copy offers: *Cancel*, with a confirm dialog, while the handoff is open (their Home
+    tab's requests offer the same)."""
+    _ = tr.gettext
+    if not h.is_open:
+        return []
+    confirm = {
+        "title": {"type": "plain_text", "text": _("Cancel this handoff?")},
+        "text": {"type": "mrkdwn", "text": _("The recipient is told it is no longer needed.")},
+        "confirm": {"type": "plain_text", "text": _("Cancel handoff")},
+        "deny": {"type": "plain_text", "text": _("Keep it")},
+        "style": "danger",
+    }
+    return [button(_("Cancel"), ActionId.CANCEL, str(h.id), style="danger", confirm=confirm)]
 
 
 def review(tr: Translator, facts: Facts) -> Message:
