@@ -6,6 +6,7 @@ from the database when scraped, so every process reports the shared queue.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,10 +15,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff_bot.db import Database
 from handoff_bot.outbox.models import OutboxMessage
 
+log = logging.getLogger(__name__)
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 
 
@@ -37,12 +40,19 @@ class _OutboxDepth(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily("handoff_outbox_notices", "Notices in the outbox by state", labels=["state"])
-        with self._db.read() as session:
-            for state, count in session.execute(
-                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
-            ):
-                gauge.add_metric([state.value], count)
+        try:
+            with self._db.read() as session:
+                counts = session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
+        except SQLAlchemyError as error:  # the rest of the scrape still counts, failures included
+            log.warning("metrics: the database did not answer (%s)", type(error).__name__)
+            counts = []
+            up = 0
+        else:
+            up = 1
+        for state, count in counts:
+            gauge.add_metric([state.value], count)
         yield gauge
+        yield GaugeMetricFamily("handoff_database_up", "Whether the database answered this scrape", value=up)
 
 
 class Metrics:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import default_retry_handlers
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff_bot.clock import Clock, SystemClock
 from handoff_bot.config import Settings
@@ -122,10 +123,13 @@ class Runtime:
         """Whether this process can do its work: database answers, outbox not stuck, Socket Mode connected."""
         if not self.db.ping():
             return {"ready": False, "database": "unreachable"}
-        with self.db.read() as session:
-            oldest = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.state == OutboxState.PENDING))
-            dead = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.DEAD))
+        try:
+            with self.db.read() as session:
+                oldest = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.state == OutboxState.PENDING))
+                dead = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.DEAD))
+        except SQLAlchemyError as error:  # it answers, but not as it should (no tables: never migrated)
+            return {"ready": False, "database": f"error ({type(error).__name__})"}
         stuck = oldest is not None and self.clock.now() - oldest > STUCK_AFTER
         socket = None
         if self._socket_mode is not None:

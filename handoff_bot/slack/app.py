@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff_bot.i18n import translator
 from handoff_bot.slack.context import SlackContext
@@ -40,7 +41,11 @@ def build_app(
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else body.get("user_id")
         log.error("request failed (%s)", body.get("type") or body.get("command"), exc_info=error)
-        text = translator(ctx.directory.locale(user_id) if isinstance(user_id, str) else None).gettext(
+        try:
+            locale = ctx.directory.locale(user_id) if isinstance(user_id, str) else None
+        except SQLAlchemyError:  # what failed may be the database the profiles are kept in: answer in English
+            locale = None
+        text = translator(locale).gettext(
             "Something went wrong on our side and nothing was changed. Please try again in a moment.")
         if body.get("type") == "view_submission":
             view = body.get("view")

@@ -7,17 +7,23 @@ retry and delivers again until nothing is pending, so no test sleeps through a b
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from handoff_bot.db import Database
 from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
@@ -284,6 +290,45 @@ def test_readiness_answers_while_another_process_holds_the_sqlite_write_lock(bot
         writer.execute("ROLLBACK")
         writer.close()
     assert report["ready"] is True and report["database"] == "ok"
+
+
+def get_json(bot: Bot, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(bot.base_url + path, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@contextmanager
+def database_down(db: Database, url: str = "sqlite:////nonexistent-dir/handoff-down.db") -> Iterator[None]:
+    """The app's database replaced by one at `url` (by default one that cannot be opened) meanwhile."""
+    other = Database(url)
+    saved = db.engine, db._sessions, db._readers
+    db.engine, db._sessions, db._readers = other.engine, other._sessions, other._readers
+    try:
+        yield
+    finally:
+        db.engine, db._sessions, db._readers = saved
+        other.dispose()
+
+
+def test_with_the_database_down_a_request_is_still_answered_and_the_metrics_still_scraped(bot: Bot) -> None:
+    with database_down(bot.runtime.db):
+        reply = bot.slack.command(OUTSIDER, "list")  # nobody the app has looked up yet: no profile in memory
+        scrape = urllib.request.urlopen(bot.base_url + "/metrics", timeout=5)
+        ready = get_json(bot, "/readyz")
+    assert reply.status == 200 and reply.json["text"].startswith("Something went wrong on our side")
+    text = scrape.read().decode()
+    assert scrape.status == 200 and "handoff_database_up 0.0" in text
+    assert 'handoff_slack_requests_total{kind="command"} 1.0' in text
+    assert ready == (503, {"ready": False, "database": "unreachable"})
+    assert "handoff_database_up 1.0" in urllib.request.urlopen(bot.base_url + "/metrics", timeout=5).read().decode()
+
+
+def test_a_database_without_handoffs_tables_is_not_ready(bot: Bot, tmp_path: Path) -> None:
+    with database_down(bot.runtime.db, f"sqlite:///{tmp_path / 'empty.db'}"):  # answers, but was never migrated
+        assert get_json(bot, "/readyz") == (503, {"ready": False, "database": "error (OperationalError)"})
 
 
 def test_after_max_attempts_a_notice_is_dead_and_left_alone(bot: Bot) -> None:
