@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -37,7 +38,23 @@ def database_url(text: str) -> str:
     if url.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
         raise ConfigError(f"DATABASE_URL must be SQLite (sqlite:///handoff.db) or PostgreSQL "
                           f"(postgresql+psycopg://user:password@host/dbname), not {url.drivername}.")
+    in_memory = url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    if url.drivername.startswith("sqlite") and in_memory:
+        raise ConfigError("DATABASE_URL names an in-memory SQLite database, which each connection and the worker "
+                          "process would see empty: name a file, like sqlite:///handoff.db.")
     return text
+
+
+def slack_api_url(text: str) -> str:
+    """`SLACK_API_URL` checked, with the trailing slash slack_sdk joins method names to.
+
+    Raises:
+        ConfigError: not an http(s) address.
+    """
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"SLACK_API_URL must be an http(s) address like {DEFAULT_SLACK_API_URL}, not {text!r}.")
+    return text if text.endswith("/") else text + "/"
 
 
 @dataclass(frozen=True)
@@ -76,21 +93,23 @@ class Settings:
                     "Tokens (xapp-…, scope connections:write)\n"
                     "in the environment or in a .env file (see .env.example)."
                 )
-        if values["SLACK_APP_TOKEN"] and not values["SLACK_APP_TOKEN"].startswith("xapp-"):
+        # The app's own settings; the CLI (require_slack=False) uses neither.
+        if require_slack and values["SLACK_APP_TOKEN"] and not values["SLACK_APP_TOKEN"].startswith("xapp-"):
             raise ConfigError(
                 "SLACK_APP_TOKEN must be an App-Level Token starting with xapp- (Basic Information → App-Level "
                 "Tokens, scope connections:write), or empty to serve HTTP."
             )
         port_text = values["PORT"] or "3000"
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
-        api_url = values["SLACK_API_URL"] or DEFAULT_SLACK_API_URL
+            if require_slack:
+                raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
+            port_text = "3000"
         return cls(
             bot_token=values["SLACK_BOT_TOKEN"],
             signing_secret=values["SLACK_SIGNING_SECRET"],
             app_token=values["SLACK_APP_TOKEN"] or None,
             database_url=database_url(values["DATABASE_URL"] or DEFAULT_DATABASE_URL),
-            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            slack_api_url=slack_api_url(values["SLACK_API_URL"] or DEFAULT_SLACK_API_URL),
             port=int(port_text),
             handoff_config=values["HANDOFF_CONFIG"] or None,
         )

@@ -286,6 +286,19 @@ def test_database_url_comes_from_dotenv_unless_already_set(cli: Run, tmp_path: P
     assert "from-env.db" in from_environment.stdout
 
 
+def test_the_apps_own_settings_do_not_stop_the_cli_but_a_bad_slack_address_or_memory_database_does(
+        cli: Run, tmp_path: Path):
+    write(tmp_path, ".env", "SLACK_APP_TOKEN=xoxb-not-an-app-token\nPORT=eighty\n")  # what app.py alone reads
+    assert cli("db", "upgrade").returncode == 0
+    write(tmp_path, ".env", "SLACK_API_URL=slack.example.com/api\n")
+    bad_address = cli("db", "upgrade")
+    assert bad_address.returncode == 2 and "SLACK_API_URL must be an http(s) address" in bad_address.stderr
+    for memory in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"):
+        refused = cli("db", "upgrade", database=memory)
+        assert refused.returncode == 2 and "in-memory SQLite database" in refused.stderr, memory
+        assert "Traceback" not in refused.stderr
+
+
 def test_an_unknown_log_level_is_reported_and_info_is_used(monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LOG_LEVEL", "verbose")

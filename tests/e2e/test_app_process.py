@@ -188,7 +188,8 @@ def test_forged_and_stale_requests_are_refused_and_change_nothing(e2e: E2E) -> N
 
 
 PROBLEMS = ["no Slack credentials", "invalid departments file", "another kind of database",
-            "database unreachable", "port taken", "bad PORT in the .env of the working directory"]
+            "database unreachable", "port taken", "bad PORT in the .env of the working directory",
+            "Slack's address without a scheme"]
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
@@ -220,6 +221,9 @@ def test_a_bad_configuration_stops_the_start_with_a_message_saying_what_to_fix(
         taken.listen()
         env["PORT"] = str(taken.getsockname()[1])
         expected = [f"Cannot listen on 0.0.0.0:{env['PORT']}", "Set PORT to a free port"]
+    elif problem == "Slack's address without a scheme":
+        env["SLACK_API_URL"] = "slack.example.com/api"
+        expected = ["SLACK_API_URL must be an http(s) address", "'slack.example.com/api'"]
     else:
         (tmp_path / ".env").write_text("PORT=eighty\n", "utf-8")
         env.pop("PORT")
