@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -49,6 +50,7 @@ TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "to
 # whose pings fail five times in a row) is replaced: a silently dropped connection is noticed in
 # about 15 s rather than Bolt's default 50 s.
 PING_SECONDS = 3.0
+FIRST_CONNECT_SECONDS = 5.0  # the start waits this long for Socket Mode's first try
 
 
 class ListenError(Exception):
@@ -166,11 +168,7 @@ class Runtime:
             self.worker.start()  # forked first: before any thread or database connection
             if self.settings.app_token:
                 self._socket_mode = socket_mode_handler(self.bolt, self.settings.app_token, self.after_response)
-                if self._connect_socket_mode():
-                    log.info("connected to Slack in Socket Mode")
-                else:
-                    log.warning("Socket Mode is not connected yet; retrying in the background")
-                    threading.Thread(target=self._keep_connecting, name="socket-mode-connect", daemon=True).start()
+                self._start_socket_mode()
             try:
                 server = create_server(self.wsgi, host=host, port=self.settings.port, threads=8,
                                        max_request_body_size=MAX_BODY, ident="handoff")
@@ -195,20 +193,49 @@ class Runtime:
         _unless_refused(self._socket_mode.client.connect_to_new_endpoint, "opening a Socket Mode connection")
         return bool(self._socket_mode.client.is_connected())
 
-    def _keep_connecting(self) -> None:
-        """Try again, waiting 1 s, 2 s, 4 s … up to a minute, until connected (`/readyz` says
-        disconnected meanwhile), stopped, or the token is refused."""
-        wait = 1.0
+    def _start_socket_mode(self) -> None:
+        """Connect in the background, waiting at most `FIRST_CONNECT_SECONDS` for the first try: a
+        refused SLACK_APP_TOKEN found by then stops the start; a try that takes longer (slack_sdk
+        sleeps out a rate limit on `apps.connections.open`, however long Slack asks) goes on
+        behind the HTTP server.
+
+        Raises:
+            SlackApiError: Slack refused SLACK_APP_TOKEN.
+        """
+        first: queue.SimpleQueue[bool | SlackApiError] = queue.SimpleQueue()
+        waiting = threading.Event()
+        waiting.set()
+        threading.Thread(target=self._keep_connecting, args=(first, waiting), name="socket-mode-connect",
+                         daemon=True).start()
+        try:
+            outcome = first.get(timeout=FIRST_CONNECT_SECONDS)
+        except queue.Empty:
+            outcome = False
+        waiting.clear()
+        if isinstance(outcome, SlackApiError):
+            raise outcome
+        if not outcome:
+            log.warning("Socket Mode is not connected yet; retrying in the background")
+
+    def _keep_connecting(self, first: queue.SimpleQueue[bool | SlackApiError], waiting: threading.Event) -> None:
+        """Try now, then again after 1 s, 2 s, 4 s … up to a minute, until connected (`/readyz` says
+        disconnected meanwhile), stopped, or the token is refused; each outcome goes to `first`, and
+        a refusal is logged unless the start is still `waiting` for it (it stops the start)."""
+        wait = 0.0
         while not self._closing.wait(wait):
             try:
-                if self._connect_socket_mode():
-                    log.info("connected to Slack in Socket Mode")
-                    return
+                connected = self._connect_socket_mode()
             except SlackApiError as error:
-                log.error("Slack refused SLACK_APP_TOKEN (%s); Socket Mode stays disconnected",
-                          error.response.get("error"))
+                first.put(error)
+                if not waiting.is_set():
+                    log.error("Slack refused SLACK_APP_TOKEN (%s); Socket Mode stays disconnected",
+                              error.response.get("error"))
                 return
-            wait = min(wait * 2, 60.0)
+            first.put(connected)
+            if connected:
+                log.info("connected to Slack in Socket Mode")
+                return
+            wait = min(max(wait * 2, 1.0), 60.0)
 
     def close(self) -> None:
         self._closing.set()

@@ -344,6 +344,8 @@ class SocketModeStandIn(SlackStandIn):
             return 200, {"ok": False, "error": "not_authed"}, {}
         if not token.startswith("xapp-"):
             return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        if self.valid_tokens is not None and token not in self.valid_tokens:  # a revoked app-level token
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
         return 200, {"ok": True, "url": self.socket_mode.new_url()}, {}
 
 

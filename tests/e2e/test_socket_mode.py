@@ -109,6 +109,28 @@ def test_a_refused_app_token_stops_the_start_with_exit_code_2(
     assert "SLACK_APP_TOKEN" in output and "Traceback" not in output, output
 
 
+def test_an_app_token_slack_refuses_stops_the_start_with_exit_code_2(
+    standin: SocketModeStandIn, app_env: dict[str, str], launch: Callable[..., AppProcess]
+) -> None:
+    standin.valid_tokens = {app_env["SLACK_BOT_TOKEN"]}  # a revoked xapp- token: apps.connections.open refuses it
+    app = launch({**app_env, "SLACK_APP_TOKEN": "xapp-1-revoked"}, wait=False)
+    assert app.wait_exit(timeout=15) == 2, app.output()
+    output = app.output()
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in output and "Traceback" not in output, output
+
+
+def test_a_rate_limited_connection_at_start_does_not_hold_up_the_http_server(
+    standin: SocketModeStandIn, socket_server: SocketModeServer, app_env: dict[str, str],
+    launch: Callable[..., AppProcess],
+) -> None:
+    standin.fail("apps.connections.open", 429, times=1, retry_after=8)  # slack_sdk sleeps it out
+    app = launch({**app_env, "SLACK_APP_TOKEN": APP_TOKEN}, wait=False)
+    assert app.wait_healthy() < 7.5  # 5 s for the first try at most, not the 8 s Slack asked for
+    assert http_get(app.url + "/readyz")[0] == 503  # says disconnected meanwhile
+    socket_server.wait_connected(timeout=20)
+    wait_until(lambda: http_get(app.url + "/readyz")[0] == 200, 5, "/readyz 200")
+
+
 def test_slack_failing_to_open_a_connection_at_start_is_retried_not_taken_for_a_bad_token(
     standin: SocketModeStandIn, socket_server: SocketModeServer, app_env: dict[str, str],
     launch: Callable[..., AppProcess], app_db: Database,
