@@ -52,8 +52,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        runtime.serve()
-    except KeyboardInterrupt:
+        runtime.serve()  # returns once interrupted (waitress takes the KeyboardInterrupt itself)
+        logging.getLogger("handoff").info("stopped")
+    except KeyboardInterrupt:  # before the server ran
         logging.getLogger("handoff").info("stopped")
     except ListenError as error:
         print(f"handoff: {error}", file=sys.stderr)

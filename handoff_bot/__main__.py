@@ -367,7 +367,8 @@ def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
         why = [f"no notice has the id {', '.join(missing)}"] if missing else []
         if count < len(known):
             why.append(f"{len(known) - count} {'is' if len(known) - count == 1 else 'are'} not dead")
-        print(f"{count} of {len(wanted)} notices requeued; {'; '.join(why)} (see `outbox list --all`).")
+        print(f"{count} of {len(wanted)} notices requeued; {'; '.join(why)} (see `outbox list --all`).",
+              file=sys.stderr if count == 0 else sys.stdout)  # none requeued: an error
         return 2 if count == 0 else 0
     print(f"{count} dead notices requeued; a running app delivers them within seconds.")
     return 0

@@ -55,7 +55,7 @@ def test_retry_says_which_ids_are_unknown_and_which_are_not_dead(env: Database, 
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     dead, waiting = notices(env, clock)
     assert main(["outbox", "retry", "99999"]) == 2
-    assert capsys.readouterr().out == ("0 of 1 notices requeued; no notice has the id 99999 "
+    assert capsys.readouterr().err == ("0 of 1 notices requeued; no notice has the id 99999 "
                                        "(see `outbox list --all`).\n")
     assert main(["outbox", "retry", str(dead), str(waiting), "99999"]) == 0
     assert capsys.readouterr().out == ("1 of 3 notices requeued; no notice has the id 99999; 1 is not dead "

@@ -107,6 +107,7 @@ def test_the_whole_loop_through_the_real_process(e2e: E2E) -> None:
     print(e2e.timer.summary())
     assert e2e.timer.slowest() < SLACK_ACK_LIMIT, e2e.timer.summary()
     assert e2e.app.stop() == 0, "SIGTERM should stop the app cleanly"
+    assert '"message": "stopped"' in e2e.app.output(tail=5), e2e.app.output(tail=5)
 
 
 def test_over_https_as_to_slack_the_process_keeps_its_connections(
