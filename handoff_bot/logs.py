@@ -72,5 +72,7 @@ def setup_logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # The web server warns of every request that finds its threads busy: under load, a line each.
     logging.getLogger("waitress.queue").addFilter(OncePer(10.0))
+    # The outbox's failed tries and passes: while Slack rate-limits or the database is down, one a second.
+    logging.getLogger("handoff_bot.slack.delivery.retries").addFilter(OncePer(10.0))
     # Bolt warns that SLACK_BOT_TOKEN from the environment is unused: the app gives it a client instead.
     logging.getLogger("slack_bolt.App").addFilter(lambda record: "will be unused" not in record.getMessage())

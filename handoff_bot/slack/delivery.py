@@ -41,6 +41,8 @@ from handoff_bot.slack.blocks.reminders import current, reminders
 from handoff_bot.slack.blocks.replies import refusal_text
 
 log = logging.getLogger(__name__)
+# What repeats while Slack or the database stays down (a try per notice, a pass per second): logs.OncePer.
+retry_log = logging.getLogger(__name__ + ".retries")
 
 # Slack errors that will not go away by trying again.
 PERMANENT = frozenset({
@@ -139,8 +141,8 @@ class Deliverer:
         while not self._stop.is_set():
             try:
                 self.drain()
-            except Exception:
-                log.exception("outbox pass failed")
+            except Exception:  # noqa: BLE001 - logged; the next pass tries again
+                retry_log.exception("outbox pass failed")
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
@@ -440,8 +442,8 @@ class Deliverer:
             message.next_attempt_at = self.clock.now() + wait
             message.lease_until = None
             message.last_error = reason[:2000]
-            log.warning("outbox %s (%s) failed: %s; next try in %.1fs", message_id, message.kind, reason,
-                        wait.total_seconds(), extra={"handoff_id": message.handoff_id})
+            retry_log.warning("outbox %s (%s) failed: %s; next try in %.1fs", message_id, message.kind, reason,
+                              wait.total_seconds(), extra={"handoff_id": message.handoff_id})
 
     def _dead(self, message_id: int, reason: str) -> None:
         with self.db.transaction() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sqlite3
 import time
 import urllib.error
@@ -26,6 +27,7 @@ from sqlalchemy import select, update
 from handoff_bot.db import Database
 from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.models import Handoff, HandoffState
+from handoff_bot.logs import setup_logging
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, retry_dead
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
@@ -257,6 +259,23 @@ def test_a_429_is_not_retried_before_its_retry_after(bot: Bot) -> None:
     assert bot.deliver() == 2
     assert [(c.params["channel"], c.fault) for c in attempts(bot)] == [
         (RECIPIENT, 429), (RECIPIENT, None), (REQUESTER, None)]
+
+
+def test_tries_of_a_notice_slack_keeps_rate_limiting_are_logged_once_every_ten_seconds(
+        bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    root, retries = logging.getLogger(), logging.getLogger("handoff_bot.slack.delivery.retries")
+    saved = root.handlers[:], root.level, retries.filters[:]
+    try:
+        setup_logging()
+        new_handoff(bot, recipient=RECIPIENT)
+        bot.standin.fail("chat.postMessage", 429, times=20, retry_after=1)
+        pump(bot)  # twenty tries in well under ten seconds
+    finally:
+        root.handlers[:], root.level, retries.filters[:] = saved
+    tries = [line for line in capsys.readouterr().err.splitlines() if "failed: " in line]
+    assert len(tries) == 1 and "ratelimited" in tries[0]
+    assert len([c for c in bot.standin.calls_to("chat.postMessage", include_faults=True) if c.fault]) == 20
+    assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
 
 
 def test_server_errors_back_off_with_growing_waits(bot: Bot) -> None:
