@@ -86,7 +86,8 @@ class Runtime:
         self.digests = DigestRunner(self.db, self.clock, self.deliverer.wake, background,
                                     lambda n: self.metrics.count("digests", n))
         self.after_response = AfterResponse()
-        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response)
+        self.ctx = SlackContext(self.db, self.clock, self.directory, self.deliverer.wake, self.after_response,
+                                client=self.client)
         self.bolt = build_app(self.ctx, self.client, settings.signing_secret, self.metrics.bolt_middleware())
         self.wsgi = make_wsgi(self.bolt, settings.signing_secret, self.after_response, self.readiness,
                               self.metrics.exposition)

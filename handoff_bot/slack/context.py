@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -54,6 +54,7 @@ class SlackContext:
     jobs: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     # Set while a worker process does the jobs: hands one over, False when the worker is gone.
     hand_over: Callable[[Job], bool] | None = None
+    client: WebClient | None = None  # answers through a request's response_url, which needs no database
 
     def later(self, user_id: str, channel_id: str | None, kind: str, payload: dict[str, Any]) -> None:
         """Do the job `kind` (a handler in `jobs`) with `payload` once the request's ack has gone out.
@@ -77,11 +78,24 @@ class SlackContext:
             self.jobs[job.kind](job.payload)
         except Exception:
             log.exception("the work after an ack failed (%s)", job.kind)
+            message = N_("Something went wrong on our side and nothing was changed. Please try again in a moment.")
             try:
-                self.say(job.user_id, N_("Something went wrong on our side and nothing was changed. Please try "
-                                         "again in a moment."), job.channel_id)
+                if not self._answer(job, message):
+                    self.say(job.user_id, message, job.channel_id)
             except Exception:
                 log.exception("could not tell %s either", job.user_id)
+
+    def _answer(self, job: Job, message: str) -> bool:
+        """Tell the user of a failed job through its request's response_url (the failure may be the
+        database the outbox is in); False when there is none or Slack did not take it."""
+        if self.client is None or not job.payload.get("response_url"):
+            return False
+        try:
+            tr = self.tr(job.user_id)
+        except SQLAlchemyError:  # their language is kept in the database
+            tr = translator(None)
+        return respond_to(self.client, job.payload)(
+            response_type="ephemeral", replace_original=False, text=tr.gettext(message)).status_code == 200
 
     def trigger_expired(self, payload: dict[str, Any]) -> bool:
         """Whether the trigger_id of a job's `payload` is past its 3 s: the job waited behind others

@@ -345,6 +345,16 @@ def test_with_the_database_down_a_request_is_still_answered_and_the_metrics_stil
     assert "handoff_database_up 1.0" in urllib.request.urlopen(bot.base_url + "/metrics", timeout=5).read().decode()
 
 
+def test_a_form_that_cannot_open_with_the_database_down_is_explained_through_the_response_url(bot: Bot) -> None:
+    with database_down(bot.runtime.db):
+        reply = bot.slack.command(REQUESTER, "Renew the licence")
+    assert reply.status == 200 and reply.text == ""  # acked before any database work
+    answers = bot.standin.calls_to("response_url")
+    assert [a.params["text"] for a in answers] == [
+        "Something went wrong on our side and nothing was changed. Please try again in a moment."]
+    assert answers[0].params["response_type"] == "ephemeral" and not views_opened(bot)
+
+
 def test_a_database_without_handoffs_tables_is_not_ready(bot: Bot, tmp_path: Path) -> None:
     with database_down(bot.runtime.db, f"sqlite:///{tmp_path / 'empty.db'}"):  # answers, but was never migrated
         assert get_json(bot, "/readyz") == (503, {"ready": False, "database": "error (OperationalError)"})
