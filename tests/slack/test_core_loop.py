@@ -55,6 +55,14 @@ def restate(bot: Bot, card: dict[str, Any], words: list[str], count: int) -> Non
     bot.deliver()
 
 
+def reassign(bot: Bot, to: str) -> None:
+    """A manager of Finance gives the handoff to `to` (the Reassign form sent); the outbox delivered."""
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(to)}}).text == ""
+    bot.deliver()
+
+
 def test_the_whole_loop_with_one_clarification(bot: Bot) -> None:
     form = open_new_form(bot, f"Prepare the Q3 invoice <@{RECIPIENT}|rec>")
     title_input = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)
@@ -223,10 +231,7 @@ def test_a_reassignment_changes_no_one_elses_past_in_earlier_messages(bot: Bot) 
     review = bot.last(REQUESTER, "restated")
     assert review["text"].startswith(f"<@{MEMBER}> restated")
 
-    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
-    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
-        BlockId.RECIPIENT: {"value": user_value(RECIPIENT)}}).text == ""
-    bot.deliver()
+    reassign(bot, RECIPIENT)
     assert handoff(bot).recipient_id == RECIPIENT
     now = bot.now(review)
     assert now["text"].startswith(f"<@{MEMBER}> restated") and f"<@{RECIPIENT}> restated" not in str(now["blocks"])

@@ -15,12 +15,12 @@ from handoff_bot.handoffs.models import HandoffEvent, HandoffState, Proposal
 from handoff_bot.people import SlackUser
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
-from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
+from tests.slack.test_core_loop import buttons, handoff, open_new_form, reassign, restate, submit_new
 from tests.slack.test_followups import set_standard, tick
 from tests.slack.test_home import buttons as home_buttons
 from tests.slack.test_home import click as home_click
 from tests.slack.test_home import open_home, texts
-from tests.slack_requests import date_value, radio_value, text_value, user_value
+from tests.slack_requests import date_value, radio_value, text_value
 
 SALES_MANAGER = "USMGR"
 CARD, RECEIPT = "New handoff", "You handed off"
@@ -331,10 +331,7 @@ def test_a_reassignment_ends_the_negotiation_with_the_former_recipient(bot: Bot)
     card = send(bot)
     offer(bot, RECIPIENT, card, ActionId.PROPOSE, terms("decline", reason="No time"))
     decline = bot.last(REQUESTER, "declines")
-    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
-    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
-        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
-    bot.deliver()
+    reassign(bot, MEMBER)
     after = handoff(bot)
     assert (after.state, after.recipient_id, after.negotiation_turn) == (HandoffState.SENT, MEMBER, None)
     assert [p.outcome for p in proposals(bot)] == ["withdrawn"]
@@ -352,10 +349,7 @@ def test_who_accepted_a_counter_stays_named_after_a_reassignment(bot: Bot) -> No
     agreed = bot.last(REQUESTER, "accepted your proposal")
     assert agreed["text"].startswith(f"<@{RECIPIENT}> accepted")
 
-    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
-    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
-        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
-    bot.deliver()
+    reassign(bot, MEMBER)
     assert handoff(bot).recipient_id == MEMBER
     now = bot.now(agreed)
     assert now["text"].startswith(f"<@{RECIPIENT}> accepted") and f"<@{MEMBER}> accepted" not in str(now["blocks"])
@@ -403,8 +397,5 @@ def test_a_stalled_negotiation_ended_by_a_reassignment_says_who_had_negotiated(b
     offer(bot, RECIPIENT, send(bot), ActionId.PROPOSE, terms("decline", reason="Not ours"))
     assert tick(bot, timedelta(hours=1)) == 1
     stalled = bot.last(MANAGER, "has stalled")
-    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
-    assert bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
-        BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
-    bot.deliver()
+    reassign(bot, MEMBER)
     assert "between <@UREC> and <@UREQ> is over" in str(bot.now(stalled)["blocks"])
