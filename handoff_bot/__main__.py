@@ -286,7 +286,7 @@ def digest_send(args: argparse.Namespace, settings: Settings) -> int:
     from handoff_bot.slack.users import SlackDirectory
 
     clock = SystemClock()
-    with _migrated(settings) as database:
+    with _migrated(settings, create=False) as database:
         client = WebClient(token=settings.bot_token, base_url=settings.slack_api_url, timeout=15) \
             if settings.bot_token else None
         directory = SlackDirectory(database, client, clock) if client is not None else None
@@ -359,7 +359,7 @@ def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
     from handoff_bot.outbox.models import OutboxMessage
 
     wanted = sorted(set(args.ids))
-    with _migrated(settings) as database, database.transaction() as session:
+    with _migrated(settings, create=False) as database, database.transaction() as session:
         known = set(session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(wanted)))) if wanted else set()
         count = outbox.retry_dead(session, wanted or None, SystemClock().now())
     if wanted and count < len(wanted):
@@ -375,7 +375,7 @@ def outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 class NoDatabase(Exception):
-    """A command that only reads found no Handoff database at DATABASE_URL."""
+    """A command that reads or sends what is there found no Handoff database at DATABASE_URL."""
 
 
 @contextmanager
@@ -386,8 +386,8 @@ def _migrated(settings: Settings, *, create: bool = True) -> Iterator[Database]:
     try:
         if not create and not database.has_schema():
             raise NoDatabase(f"There is no Handoff database at {shown_url(settings.database_url)}, so nothing to "
-                             "show. Set DATABASE_URL to the app's database; `python -m handoff_bot db upgrade` "
-                             "(or starting the app) creates a new one.")
+                             "show or send. Set DATABASE_URL to the app's database; `python -m handoff_bot db "
+                             "upgrade` (or starting the app) creates a new one.")
         database.upgrade()
         yield database
     finally:

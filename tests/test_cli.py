@@ -213,12 +213,15 @@ def test_a_missing_file_is_a_clear_error(cli: Run):
     assert result.stderr.splitlines()[0] == "missing.yaml: there is no such file."
 
 
-def test_commands_that_only_read_neither_create_a_database_nor_call_a_missing_one_empty(cli: Run, tmp_path: Path):
+def test_commands_that_read_or_send_what_is_there_neither_create_a_database_nor_call_a_missing_one_empty(
+        cli: Run, tmp_path: Path):
     missing = tmp_path / "elsewhere.db"
-    for command in (["departments", "list"], ["outbox", "list"], ["export", "csv"], ["digest", "preview", "U0MGR1"]):
+    for command in (["departments", "list"], ["outbox", "list"], ["export", "csv"], ["digest", "preview", "U0MGR1"],
+                    ["outbox", "retry"], ["digest", "send", "--now"]):
         result = cli(*command, database=f"sqlite:///{missing}")
         assert result.returncode == 2, result
-        assert result.stderr.startswith(f"There is no Handoff database at sqlite:///{missing}, so nothing to show.")
+        assert result.stderr.startswith(f"There is no Handoff database at sqlite:///{missing}, so nothing to show "
+                                        "or send."), command
         assert not missing.exists()
 
 
