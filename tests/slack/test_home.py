@@ -263,14 +263,20 @@ def test_the_tab_is_published_again_only_for_people_who_opened_it(bot: Bot) -> N
     assert publishes(bot, RECIPIENT) == 0
 
 
-def test_more_than_a_tab_holds_is_paged(bot: Bot) -> None:
+def sixty_handoffs(bot: Bot) -> list[str]:
+    """60 handoffs from the requester to the recipient (2 blocks each on a tab: more than 100 blocks); their titles."""
     profiles = KnownProfiles({REQUESTER: Profile(REQUESTER, "req", "America/New_York"),
                               RECIPIENT: Profile(RECIPIENT, "rec", "Asia/Shanghai")})
-    titles = [f"Task {n:02d}" for n in range(1, 61)]  # 60 items of 2 blocks each: more than 100 blocks
+    titles = [f"Task {n:02d}" for n in range(1, 61)]
     with bot.runtime.db.transaction() as session:
         for title in titles:
             handoffs.create(session, Draft(REQUESTER, bot.finance, title, recipient_id=RECIPIENT), directory=profiles,
                             now=bot.clock.now())
+    return titles
+
+
+def test_more_than_a_tab_holds_is_paged(bot: Bot) -> None:
+    titles = sixty_handoffs(bot)
     first = open_home(bot, RECIPIENT)
     assert len(first["blocks"]) <= 100
     assert "60 waiting on you" in texts(first) and "Page 1 of 2" in texts(first)
@@ -488,13 +494,7 @@ def test_a_question_on_the_requesters_tab_shows_how_long_it_has_waited_not_the_r
 
 
 def test_requests_with_their_buttons_are_paged(bot: Bot) -> None:
-    profiles = KnownProfiles({REQUESTER: Profile(REQUESTER, "req", "America/New_York"),
-                              RECIPIENT: Profile(RECIPIENT, "rec", "Asia/Shanghai")})
-    titles = [f"Task {n:02d}" for n in range(1, 61)]  # 60 requests of 2 blocks each: more than 100 blocks
-    with bot.runtime.db.transaction() as session:
-        for title in titles:
-            handoffs.create(session, Draft(REQUESTER, bot.finance, title, recipient_id=RECIPIENT), directory=profiles,
-                            now=bot.clock.now())
+    sixty_handoffs(bot)
     first = open_home(bot, REQUESTER)
     click(bot, REQUESTER, ActionId.HOME_NEXT, first)
     bot.deliver()
