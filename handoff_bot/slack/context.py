@@ -80,22 +80,23 @@ class SlackContext:
             log.exception("the work after an ack failed (%s)", job.kind)
             message = N_("Something went wrong on our side and nothing was changed. Please try again in a moment.")
             try:
-                if not self._answer(job, message):
-                    self.say(job.user_id, message, job.channel_id)
+                self.answer(job.user_id, message, job.channel_id, job.payload)
             except Exception:
                 log.exception("could not tell %s either", job.user_id)
 
-    def _answer(self, job: Job, message: str) -> bool:
-        """Tell the user of a failed job through its request's response_url (the failure may be the
-        database the outbox is in); False when there is none or Slack did not take it."""
-        if self.client is None or not job.payload.get("response_url"):
-            return False
-        try:
-            tr = self.tr(job.user_id)
-        except SQLAlchemyError:  # their language is kept in the database
-            tr = translator(None)
-        return respond_to(self.client, job.payload)(
-            response_type="ephemeral", replace_original=False, text=tr.gettext(message)).status_code == 200
+    def answer(self, user_id: str, message: str, channel_id: str | None, payload: dict[str, Any]) -> None:
+        """Tell `user_id` `message` (an untranslated msgid) beside the request `payload` came with, through
+        its response_url: no write to wait for, and no database needed (a failure may be the database's);
+        through the outbox (`say`) when it has none or Slack did not take the answer."""
+        if self.client is not None and payload.get("response_url"):
+            try:
+                tr = self.tr(user_id)
+            except SQLAlchemyError:  # their language is kept in the database
+                tr = translator(None)
+            if respond_to(self.client, payload)(response_type="ephemeral", replace_original=False,
+                                                 text=tr.gettext(message)).status_code == 200:
+                return
+        self.say(user_id, message, channel_id)
 
     def trigger_expired(self, payload: dict[str, Any]) -> bool:
         """Whether the trigger_id of a job's `payload` is past its 3 s: the job waited behind others

@@ -23,7 +23,7 @@ from handoff_bot.handoffs.models import HandoffState, Question
 from handoff_bot.i18n import N_, Translator
 from handoff_bot.outbox import service as outbox
 from handoff_bot.slack.blocks import modals
-from handoff_bot.slack.context import SlackContext, channel_of, respond_to
+from handoff_bot.slack.context import SlackContext, channel_of
 from handoff_bot.slack.ids import ActionId
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
         def work(body: dict[str, Any]) -> None:
             user_id = body["user"]["id"]
             if ctx.trigger_expired(body):
-                # A button in a message is answered beside it, with no write to wait for.
-                if not body.get("response_url") or respond_to(client, body)(
-                        response_type="ephemeral", replace_original=False,
-                        text=ctx.tr(user_id).gettext(CLICK_AGAIN)).status_code != 200:
-                    ctx.say(user_id, CLICK_AGAIN, channel_of(body))
+                ctx.answer(user_id, CLICK_AGAIN, channel_of(body), body)
                 return
             tr = ctx.tr(user_id)
             try:
