@@ -121,6 +121,8 @@ class Home:
     departments: list[DepartmentSummary]
     timings: dict[int, Timing]
     last_digest: tuple[str, datetime] | None = None  # managers: the week and time of the latest weekly digest
+    held: list[Handoff] = field(default_factory=list)  # handed to the user, now waiting on someone else
+    held_total: int = 0
 
 
 def timings(session: Session, handoffs: Sequence[Handoff], now: datetime) -> dict[int, Timing]:
@@ -220,6 +222,20 @@ def requests_of(session: Session, user_id: str, *, limit: int = LIST_MAX) -> tup
     return list(found), total
 
 
+def held_by(session: Session, user_id: str, *, limit: int = LIST_MAX) -> tuple[list[Handoff], int]:
+    """What was handed to the user and now waits on someone else (a restatement under review, the other
+    side's turn in a negotiation), oldest first: the counterpart of `waiting_on` for a recipient.
+
+    Returns:
+        At most `limit` handoffs and how many there are in all.
+    """
+    theirs = and_(Handoff.recipient_id == user_id, Handoff.state.in_(OPEN_STATES - TO_CONFIRM - TO_DO),
+                  or_(Handoff.state != S.NEGOTIATING, Handoff.negotiation_turn.is_distinct_from(user_id)))
+    total = session.scalar(select(func.count()).select_from(Handoff).where(theirs)) or 0
+    found = session.scalars(select(Handoff).where(theirs).order_by(Handoff.created_at, Handoff.id).limit(limit))
+    return list(found), total
+
+
 def finished_for(session: Session, user_id: str, since: datetime, *, limit: int = LIST_MAX) -> list[Handoff]:
     """What the user asked for that was finished (rated, declined, cancelled) since `since`, latest first."""
     return list(session.scalars(
@@ -270,15 +286,16 @@ def home(session: Session, user_id: str, now: datetime, *, limit: int = LIST_MAX
     """What the user's Home tab shows: what waits on them, their requests, and the departments they manage."""
     waiting, waiting_total, timing_of = waiting_on(session, user_id, now, limit=limit)
     requests, requests_total = requests_of(session, user_id, limit=limit)
+    held, held_total = held_by(session, user_id, limit=limit)
     summaries = [department_summary(session, d, now) for d in departments.managed_by(session, user_id)]
     last_digest = session.execute(
         select(DigestSent.week, DigestSent.sent_at).where(DigestSent.manager_id == user_id)
         .order_by(DigestSent.sent_at.desc()).limit(1)).first() if summaries else None
-    others = [h for h in requests if h.id not in timing_of]
+    others = [h for h in requests + held if h.id not in timing_of]
     others += [h for s in summaries for h in s.top if h.id not in timing_of]
     timing_of.update(timings(session, others, now))
     return Home(user_id, now, waiting, waiting_total, requests, requests_total, summaries, timing_of,
-                (last_digest[0], last_digest[1]) if last_digest else None)
+                (last_digest[0], last_digest[1]) if last_digest else None, held, held_total)
 
 
 @dataclass

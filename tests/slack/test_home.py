@@ -65,7 +65,7 @@ def click(bot: Bot, user: str, action_id: str, view: dict[str, Any]) -> None:
 def item_buttons(view: dict[str, Any]) -> list[str]:
     """Every button of the tab's items (not the page or digest buttons), whole, as sorted JSON."""
     return sorted({json.dumps(e, sort_keys=True) for b in view.get("blocks", []) if b["type"] == "actions"
-                   and b["block_id"].startswith(("home_item_", "home_request_")) for e in b["elements"]})
+                   and b["block_id"].startswith(("home_item_", "home_request_", "home_held_")) for e in b["elements"]})
 
 
 def dm_buttons(bot: Bot, user: str) -> list[str]:
@@ -113,7 +113,11 @@ def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None
     bot.deliver()
     assert handoff(bot).state is S.RESTATED
     home = bot.standin.home(RECIPIENT)  # published again after the change, without opening it
-    assert "Nothing waits on you right now." in texts(home) and buttons(home) == []
+    assert "Nothing waits on you right now." in texts(home)
+    # Still theirs, waiting on the requester: shown apart, with what their card offers meanwhile.
+    assert "With me, waiting on others" in texts(home) and "1 with you, waiting on others" in texts(home)
+    assert "Waiting for <@UREQ> to review the restatement (round 1)" in item_text(home, "Prepare the Q3 invoice* from")
+    assert buttons(home) == [(ActionId.ASK, number), (ActionId.PROPOSE, number)]
 
     # The requester accepts (from their DM); the recipient's tab offers the work to finish.
     bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated"))
@@ -375,7 +379,7 @@ def test_the_home_tab_carries_the_buttons_the_dms_carry_in_every_state(bot: Bot)
     click(bot, RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, bot.standin.home(RECIPIENT))
     bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.RESTATE), {
         BlockId.point(1): {"value": text_value("By region")}, BlockId.point(2): {"value": text_value("Receipts")}})
-    same(REQUESTER)  # restated: That's right and Clarify beside Cancel (nothing waits on the recipient)
+    same(REQUESTER, RECIPIENT)  # restated: That's right and Clarify beside Cancel; Ask and Propose
     click(bot, REQUESTER, ActionId.CLARIFY, bot.standin.home(REQUESTER))
     bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.CLARIFY), {
         BlockId.CLARIFICATION: {"value": text_value("By country")}})
@@ -392,9 +396,10 @@ def test_the_home_tab_carries_the_buttons_the_dms_carry_in_every_state(bot: Bot)
     click(bot, RECIPIENT, ActionId.PROPOSE, bot.standin.home(RECIPIENT))
     assert bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.PROPOSE), propose_values(
         "Auditors are late", due="2026-03-20")).text == ""
-    same(REQUESTER)  # Accept and Counter beside Cancel
+    same(REQUESTER, RECIPIENT)  # Accept and Counter beside Cancel; Ask
     assert handoff(bot).state is S.NEGOTIATING
     assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))
+    assert "Negotiating other terms; waiting for <@UREQ> to answer" in texts(bot.standin.home(RECIPIENT))
     click(bot, REQUESTER, ActionId.COUNTER, bot.standin.home(REQUESTER))
     assert bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.COUNTER), {
         BlockId.NEW_DUE_DATE: {"value": date_value("2026-03-17")},

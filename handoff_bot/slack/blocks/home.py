@@ -108,6 +108,9 @@ def _overview(tr: Translator, home: Home, number: int, count: int) -> list[str]:
         tr.ngettext("{n} waiting on you", "{n} waiting on you", home.waiting_total),
         tr.ngettext("{n} open request", "{n} open requests", home.requests_total),
     ]
+    if home.held_total:
+        parts.append(tr.ngettext("{n} with you, waiting on others", "{n} with you, waiting on others",
+                                 home.held_total))
     for summary in home.departments[:DEPARTMENTS_SHOWN - 3]:
         parts.append(_("{department}: {open} open, {overdue} overdue, {escalated} escalated",
                        department=esc(summary.department.name), open=summary.open, overdue=summary.overdue,
@@ -145,6 +148,9 @@ def _chunks(tr: Translator, home: Home) -> list[_Chunk]:
     chunks += _part(tr, _("My requests"), requests,
                     _("You have no open requests. Type `/handoff` to hand off work to another department."),
                     home.requests_total - len(home.requests))
+    if home.held_total:
+        held = [_held(tr, h, home.timings.get(h.id, Timing()), home.now, number) for number, h in enumerate(home.held)]
+        chunks += _part(tr, _("With me, waiting on others"), held, "", home.held_total - len(home.held))
     for summary in home.departments[:DEPARTMENTS_SHOWN]:
         chunks.append(_department(tr, summary, home))
     if home.departments:
@@ -225,6 +231,16 @@ def _request(tr: Translator, h: Handoff, timing: Timing, now: datetime, number: 
     blocks = [section(head + "\n" + labels.status(tr, h) + _line_two(tr, h.id, labels.timing(tr, timing, now)))]
     if buttons := receipt_buttons(tr, h):
         blocks.append(actions(f"home_request_{number}", *buttons))
+    return _Chunk(blocks)
+
+
+def _held(tr: Translator, h: Handoff, timing: Timing, now: datetime, number: int) -> _Chunk:
+    """A handoff the viewer holds that waits on someone else: where it stands, the standard's clock, and
+    what the viewer's card offers meanwhile (a question, a proposal)."""
+    head = tr.gettext("*{title}* from <@{requester}>", title=esc(h.title), requester=h.requester_id)
+    blocks = [section(head + "\n" + labels.status(tr, h) + _line_two(tr, h.id, labels.timing(tr, timing, now)))]
+    if buttons := card_buttons(tr, h):
+        blocks.append(actions(f"home_held_{number}", *buttons))
     return _Chunk(blocks)
 
 
