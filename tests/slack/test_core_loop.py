@@ -238,6 +238,28 @@ def test_a_reassignment_changes_no_one_elses_past_in_earlier_messages(bot: Bot) 
     assert f"Now with <@{RECIPIENT}>" in str(bot.last(INTAKE, "New handoff for Finance")["blocks"])
 
 
+def test_the_former_recipients_confirmation_offers_no_mark_done_once_the_new_one_is_confirmed(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    restate(bot, bot.last(RECIPIENT, "New handoff"), ["sum", "attach"], 1)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    bot.deliver()
+    confirmed = bot.last(RECIPIENT, "confirmed your understanding")
+    assert ActionId.MARK_DONE in str(confirmed["blocks"])
+
+    reassign(bot, MEMBER)
+    assert bot.click(MEMBER, ActionId.CONFIRM_UNDERSTANDING, bot.last(MEMBER, "New handoff")).status == 200
+    assert bot.slack.view_submission(MEMBER, bot.wait_view(CallbackId.RESTATE, count=2), {
+        BlockId.point(1): {"value": text_value("sum")}, BlockId.point(2): {"value": text_value("attach")}}).text == ""
+    bot.deliver()
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    bot.deliver()
+    assert handoff(bot).state is HandoffState.CONFIRMED and handoff(bot).recipient_id == MEMBER
+    now = bot.now(confirmed)  # the former recipient's copy: no button that would only be refused
+    assert ActionId.MARK_DONE not in str(now["blocks"]) and f"Reassigned to <@{MEMBER}>" in str(now["blocks"])
+    assert ActionId.MARK_DONE in str(bot.last(MEMBER, "confirmed your understanding")["blocks"])
+
+
 def test_an_intake_post_waiting_when_the_intake_channel_changes_goes_to_the_new_channel(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot))
     with bot.runtime.db.transaction() as session:  # an import moves Finance's intake before the post goes out

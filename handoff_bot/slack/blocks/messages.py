@@ -122,13 +122,19 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
     if h.priority.value == "urgent":
         intro = _(":rotating_light: Urgent: <@{requester}> handed off work to you.", requester=h.requester_id)
     blocks = [section(intro), *_summary(tr, facts)]
-    if facts.target and h.recipient_id and facts.target != h.recipient_id:
-        blocks.append(context(_("Reassigned to <@{user}>", user=h.recipient_id)))
-        return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)),
-                       blocks)
-    if buttons := card_buttons(tr, h):
+    if moved := _reassigned(tr, facts):
+        blocks.append(moved)
+    elif buttons := card_buttons(tr, h):
         blocks.append(actions(BlockId.ACTIONS, *buttons))
     return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
+
+
+def _reassigned(tr: Translator, facts: Facts) -> Block | None:
+    """On a message to a former recipient: to whom the handoff went (and no buttons beside it)."""
+    h = facts.handoff
+    if facts.target and h.recipient_id and facts.target != h.recipient_id:
+        return context(tr.gettext("Reassigned to <@{user}>", user=h.recipient_id))
+    return None
 
 
 def card_buttons(tr: Translator, h: Handoff) -> list[dict[str, Any]]:
@@ -263,7 +269,9 @@ def confirmed(tr: Translator, facts: Facts) -> Message:
     blocks = [section(_(
         ":white_check_mark: <@{requester}> confirmed your understanding of *{title}*. "
         "Press *Mark done* when the work is finished.", requester=h.requester_id, title=esc(h.title)))]
-    if h.state is S.CONFIRMED:
+    if moved := _reassigned(tr, facts):
+        blocks.append(moved)
+    elif h.state is S.CONFIRMED:
         blocks.append(actions(BlockId.ACTIONS, button(_("Mark done"), ActionId.MARK_DONE, str(h.id), style="primary")))
     else:
         blocks.append(_status(tr, h))
