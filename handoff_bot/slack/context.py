@@ -84,19 +84,21 @@ class SlackContext:
             except Exception:
                 log.exception("could not tell %s either", job.user_id)
 
-    def answer(self, user_id: str, message: str, channel_id: str | None, payload: dict[str, Any]) -> None:
-        """Tell `user_id` `message` (an untranslated msgid) beside the request `payload` came with, through
-        its response_url: no write to wait for, and no database needed (a failure may be the database's);
-        through the outbox (`say`) when it has none or Slack did not take the answer."""
+    def answer(self, user_id: str, message: str, channel_id: str | None, payload: dict[str, Any],
+               **values: str) -> None:
+        """Tell `user_id` `message` (an untranslated msgid, filled in with `values`) beside the request
+        `payload` came with, through its response_url: no write to wait for, and no database needed (a
+        failure may be the database's); through the outbox (`say`) when it has none or Slack did not take
+        the answer."""
         if self.client is not None and payload.get("response_url"):
             try:
                 tr = self.tr(user_id)
             except SQLAlchemyError:  # their language is kept in the database
                 tr = translator(None)
             if respond_to(self.client, payload)(response_type="ephemeral", replace_original=False,
-                                                 text=tr.gettext(message)).status_code == 200:
+                                                 text=tr.gettext(message, **values)).status_code == 200:
                 return
-        self.say(user_id, message, channel_id)
+        self.say(user_id, message, channel_id, **values)
 
     def trigger_expired(self, payload: dict[str, Any]) -> bool:
         """Whether the trigger_id of a job's `payload` is past its 3 s: the job waited behind others
@@ -140,10 +142,12 @@ class SlackContext:
             refusal=refusal.refusal.value, channel=channel_id,
         ))
 
-    def say(self, user_id: str, message: str, channel_id: str | None) -> None:
-        """Queue a short answer only `user_id` sees; `message` is an untranslated msgid (see `N_`)."""
+    def say(self, user_id: str, message: str, channel_id: str | None, **values: str) -> None:
+        """Queue a short answer only `user_id` sees; `message` is an untranslated msgid (see `N_`) filled in
+        with `values`."""
+        extra = {"values": values} if values else {}
         self.run(lambda session: enqueue(
-            session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), text=message, channel=channel_id,
+            session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), text=message, channel=channel_id, **extra,
         ))
 
     def display_name(self, user_id: str) -> str:

@@ -386,7 +386,7 @@ class Deliverer:
         if params.get("refusal"):
             text = refusal_text(tr, params["refusal"], handoff, message.target)
         else:
-            text = tr.gettext(params["text"]) if params.get("text") else ""
+            text = tr.gettext(params["text"], **params.get("values", {})) if params.get("text") else ""
         if params.get("channel"):
             return _Call("chat.postEphemeral", {"channel": params["channel"], "user": message.target, "text": text})
         return _Call("chat.postMessage", {"channel": message.target, "text": text})

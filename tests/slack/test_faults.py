@@ -496,6 +496,11 @@ def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> 
     assert answers == ["Slack could not open the form (expired_trigger_id). Please type /handoff again."]
     assert the_handoff(bot).state is HandoffState.SENT
 
+    bot.standin.fail("response_url", 500)  # Slack does not take the answer there: it comes through the outbox
+    assert bot.slack.command(REQUESTER, "").status == 200
+    pump(bot)
+    assert bot.ephemerals(REQUESTER) == answers  # the same answer
+
 
 def delayed_work(bot: Bot, delay: timedelta) -> SlackSender:
     """A sender whose requests go to the app as a WSGI server hands them over, and `delay` passes on

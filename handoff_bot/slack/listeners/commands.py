@@ -17,11 +17,11 @@ from handoff_bot.departments import service as departments
 from handoff_bot.digests import service as digests
 from handoff_bot.handoffs import export, queries
 from handoff_bot.handoffs import service as handoffs
-from handoff_bot.i18n import Translator
+from handoff_bot.i18n import N_, Translator
 from handoff_bot.slack.blocks import digest as digest_blocks
 from handoff_bot.slack.blocks import modals, replies
 from handoff_bot.slack.blocks.common import context, unesc
-from handoff_bot.slack.context import MENTION, SlackContext, respond_to
+from handoff_bot.slack.context import MENTION, SlackContext
 from handoff_bot.text import clean
 
 CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -157,12 +157,12 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
 
     def open_form(command: dict[str, Any]) -> None:
         user_id = command["user_id"]
-        respond = respond_to(client, command)
+        channel_id = command.get("channel_id")
         tr = ctx.tr(user_id)
 
         def not_opened(error: str) -> None:
-            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
-                "Slack could not open the form ({error}). Please type /handoff again.", error=error))
+            ctx.answer(user_id, N_("Slack could not open the form ({error}). Please type /handoff again."),
+                       channel_id, command, error=error)
 
         if ctx.trigger_expired(command):
             not_opened("expired_trigger_id")
@@ -172,12 +172,11 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             recipient = None  # no one hands work to themselves: the form would refuse it on Send
         every, own = ctx.read(lambda session: departments.choices(session, user_id))
         if not every:
-            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
-                "No departments are set up yet. An admin can import them with "
-                "`python -m handoff_bot departments import FILE`."))
+            ctx.answer(user_id, N_("No departments are set up yet. An admin can import them with "
+                                   "`python -m handoff_bot departments import FILE`."), channel_id, command)
             return
         view = modals.new_handoff(tr, every, own_departments=own, title=title, recipient_id=recipient,
-                                  channel_id=command.get("channel_id"))
+                                  channel_id=channel_id)
         try:
             client.views_open(trigger_id=command["trigger_id"], view=view)
         except SlackApiError as error:
@@ -188,7 +187,6 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
     def send_export(command: dict[str, Any]) -> None:
         """After `/handoff export` was acknowledged: build the CSV and upload it to the manager's DM."""
         user_id = command["user_id"]
-        respond = respond_to(client, command)
         try:
             since = export_since(command["args"])
         except ValueError:
@@ -217,9 +215,9 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                                             departments=", ".join(names)),
             )
         except SlackApiError as error:
-            respond(response_type="ephemeral", replace_original=False, text=tr.gettext(
-                "Slack did not take the CSV file ({error}). Please try `/handoff export` again later.",
-                error=error.response.get("error", "error")))
+            ctx.answer(user_id, N_("Slack did not take the CSV file ({error}). Please try `/handoff export` again "
+                                   "later."), command.get("channel_id"), command,
+                       error=error.response.get("error", "error"))
 
     app.command("/handoff")(answer_now)
     ctx.jobs["form"] = open_form
