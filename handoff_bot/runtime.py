@@ -26,6 +26,7 @@ from handoff_bot.digests.jobs import DigestRunner
 from handoff_bot.followups import jobs
 from handoff_bot.followups.jobs import FollowupRunner
 from handoff_bot.metrics import Metrics
+from handoff_bot.outbox import service as outbox
 from handoff_bot.outbox.models import OutboxMessage, OutboxState
 from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.app import build_app
@@ -43,6 +44,7 @@ MAX_BODY = 1024 * 1024  # Slack's largest payloads (view submissions) are far be
 STUCK_AFTER = timedelta(minutes=10)
 LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the user is used
 FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
+EVENTS_KEPT = timedelta(days=1)  # Slack retries an Events API event over a few minutes: its id is kept this long
 # Slack's answers that a token will never work; any other failure may pass and is retried.
 TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                            "not_allowed_token_type"})
@@ -146,11 +148,20 @@ class Runtime:
         report["jobs_unfinished"] = self.worker.unfinished + self.after_response.busy
         return report
 
+    def forget_events(self) -> None:
+        """Forget the ids of Events API events older than `EVENTS_KEPT` (one row per Home tab visit)."""
+        try:
+            with self.db.transaction() as session:
+                outbox.forget_events(session, self.clock.now() - EVENTS_KEPT)
+        except SQLAlchemyError as error:  # the next hour's run does it
+            log.info("old event ids not forgotten now: %s", type(error).__name__)
+
     def start_background(self) -> Callable[[], None]:
         """Start the outbox worker and the follow-up and digest jobs in this process; returns what stops them."""
         self.deliverer.start()
         scheduler = jobs.start(self.followups, FOLLOWUP_SECONDS)
         digest_jobs.schedule(scheduler, self.digests)
+        scheduler.add_job(self.forget_events, "interval", hours=1, id="events", next_run_time=self.clock.now())
 
         def stop() -> None:
             scheduler.shutdown(wait=False)

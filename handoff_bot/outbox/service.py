@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -80,6 +80,11 @@ def first_delivery(session: Session, event_id: str, now: datetime) -> bool:
                               .on_conflict_do_nothing(index_elements=[SlackEvent.event_id])
                               .returning(SlackEvent.event_id))
     return inserted is not None
+
+
+def forget_events(session: Session, before: datetime) -> int:
+    """Forget the event ids received before `before` (Slack retries an event within minutes); returns how many."""
+    return session.execute(delete(SlackEvent).where(SlackEvent.received_at < before)).rowcount
 
 
 def home_opened(session: Session, user_id: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ from handoff_bot.digests import service as digests
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.handoffs.service import Draft
-from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
+from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackEvent
 from handoff_bot.people import KnownProfiles, Profile
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
@@ -233,6 +233,25 @@ def test_the_manager_sees_open_overdue_and_escalated_work(bot: Bot) -> None:
     # Neither the requester nor the recipient sees the department part.
     assert "My department" not in texts(open_home(bot, RECIPIENT))
     assert "My department" not in texts(open_home(bot, REQUESTER))
+
+
+def test_a_retried_visit_publishes_once_and_the_visits_kept_for_that_are_forgotten_after_a_day(bot: Bot) -> None:
+    def seen() -> list[str]:
+        with bot.runtime.db.read() as session:
+            return sorted(session.scalars(select(SlackEvent.event_id)))
+
+    assert bot.slack.app_home_opened(REQUESTER, event_id="Ev1").status == 200
+    assert bot.slack.app_home_opened(REQUESTER, event_id="Ev1").status == 200  # Slack's retry
+    bot.deliver()
+    assert publishes(bot, REQUESTER) == 1
+    bot.clock.advance(timedelta(hours=23))
+    assert bot.slack.app_home_opened(REQUESTER, event_id="Ev2").status == 200
+    bot.clock.advance(timedelta(hours=2))
+    bot.runtime.forget_events()  # the hourly job
+    assert seen() == ["Ev2"]  # a visit a day old is no longer kept; one an hour old still is
+    assert bot.slack.app_home_opened(REQUESTER, event_id="Ev2").status == 200
+    bot.deliver()
+    assert publishes(bot, REQUESTER) == 2
 
 
 def test_the_tab_is_published_again_only_for_people_who_opened_it(bot: Bot) -> None:
