@@ -221,13 +221,14 @@ class SlackSender:
         container: dict[str, Any] | None = None,
         view: dict[str, Any] | None = None,
         action_type: str = "button",
+        without: tuple[str, ...] = (),
     ) -> Reply:
         """A `block_actions` payload: a click on an element in a message (`channel_id` + `message_ts`)
         or in a view (`view`, e.g. from `standin.last_view()` or `standin.home(user)`).
 
         `block_id` defaults to the block holding `action_id` in that message or view ("b" if none).
         For `action_type` other than button (overflow, static_select, radio_buttons) `value` is sent
-        as the selected option.
+        as the selected option. The payload's top-level fields named in `without` are left out.
         """
         channel = dm_channel(channel_id) if channel_id else None
         message = self._message(channel, message_ts)
@@ -268,7 +269,7 @@ class SlackSender:
             payload["response_url"] = self.standin.new_response_url(channel, message_ts)
         else:
             payload["container"] = container or {}
-        return self._interaction(payload)
+        return self._interaction({k: v for k, v in payload.items() if k not in without})
 
     def click(
         self,

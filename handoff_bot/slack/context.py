@@ -101,8 +101,10 @@ class SlackContext:
         self.say(user_id, message, channel_id, **values)
 
     def trigger_expired(self, payload: dict[str, Any]) -> bool:
-        """Whether the trigger_id of a job's `payload` is past its 3 s: the job waited behind others
-        and no modal can open with it, so Slack need not be asked (the user is told to try again)."""
+        """Whether the trigger_id of a job's `payload` is past its 3 s (the job waited behind others) or
+        missing: no modal can open with it, so Slack need not be asked (the user is told to try again)."""
+        if not payload.get("trigger_id"):
+            return True
         queued_at = payload.get(QUEUED_AT)
         return queued_at is not None and self.clock.now().timestamp() - queued_at > TRIGGER_SECONDS
 

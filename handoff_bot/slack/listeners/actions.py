@@ -86,7 +86,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             except SlackApiError as error:
                 log.warning("views.open failed: %s", error.response.get("error"))
                 if error.response.get("error") != "exchanged_trigger_id":  # else an earlier try opened it
-                    ctx.say(user_id, CLICK_AGAIN, channel_of(body))
+                    ctx.answer(user_id, CLICK_AGAIN, channel_of(body), body)
         later(action_id, work)
 
     now = ctx.clock.now
