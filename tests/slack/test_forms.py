@@ -105,6 +105,12 @@ def test_slash_text_keeps_what_the_user_typed_and_the_card_shows_it_once(bot: Bo
     assert "R&amp;D budget &lt;draft&gt; &amp;amp; for @team" in str(card["blocks"])  # escaped once, shown as typed
 
 
+def test_slash_text_shows_a_date_as_its_reader_saw_it_and_a_channel_by_name(bot: Bot) -> None:
+    form = open_new_form(bot, "Report due <!date^1392734382^{date_short}|Feb 18, 2014> in <#C0GENERAL|general>")
+    title = next(b for b in form["blocks"] if b.get("block_id") == BlockId.TITLE)["element"]["initial_value"]
+    assert title == "Report due Feb 18, 2014 in #general"
+
+
 def test_help_and_list_answer_privately(bot: Bot) -> None:
     reply = bot.slack.command(REQUESTER, "help")
     assert reply.status == 200 and reply.json["response_type"] == "ephemeral"

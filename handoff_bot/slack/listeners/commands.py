@@ -29,6 +29,14 @@ SPECIAL = re.compile(r"<!([a-z]+)(?:\^[^|>]*)?(?:\|([^>]*))?>")
 LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
 
+def _special(m: re.Match[str]) -> str:
+    """A special mention as its reader saw it: `<!subteam^S1|@team>` as @team, `<!here>` as @here (never a
+    ping), `<!date^…|Feb 18, 2014>` as its fallback text."""
+    if m.group(1) == "date" and m.group(2):
+        return m.group(2)
+    return "@" + (m.group(2) or m.group(1)).removeprefix("@")
+
+
 def parse_text(text: str, name: Callable[[str], str] = lambda user_id: user_id) -> tuple[str, str | None]:
     """Split `/handoff` text into a title and the first mentioned user (`<@U…|name>`), the recipient.
 
@@ -40,7 +48,7 @@ def parse_text(text: str, name: Callable[[str], str] = lambda user_id: user_id) 
     title = MENTION.sub("", text, count=1)
     title = MENTION.sub(lambda m: "@" + (m.group(2) or name(m.group(1))), title)
     title = CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), title)
-    title = SPECIAL.sub(lambda m: "@" + (m.group(2) or m.group(1)).removeprefix("@"), title)  # <!subteam^S1|@team>
+    title = SPECIAL.sub(_special, title)
     title = LINK.sub(lambda m: m.group(2) or m.group(1), title)
     # Slack sends &, < and > typed by the user as entities; the title is kept as typed.
     title = unesc(title)
