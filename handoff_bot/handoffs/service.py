@@ -508,13 +508,16 @@ def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
 
 
 def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id: str | None, now: datetime,
-             *, directory: Directory) -> Handoff:
+             *, directory: Directory, seen: str | None = None) -> Handoff:
     """A manager gives the handoff to another member; they confirm their understanding anew (a negotiation
     with the former recipient ends).
 
+    `seen`: the recipient the manager's form showed ("" for nobody); a form opened before someone else
+    gave the handoff away, or before it was claimed, is out of date (two managers answering one escalation).
+
     Raises:
-        InvalidInput: no person, the same person, the requester, or not a person in the department
-            (field `recipient`).
+        InvalidInput: no person, the same person, the requester, not a person in the department, or the
+            form is out of date (field `recipient`).
         ActionRefused: not a manager of the receiving department, or the handoff is past confirmation.
     """
     handoff = load(session, handoff_id, for_update=True)
@@ -522,7 +525,9 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
                     is_manager=_is_manager(session, handoff))
     profile = directory.profile(new_recipient_id) if new_recipient_id else None
     code = None
-    if not new_recipient_id:
+    if seen is not None and seen != (handoff.recipient_id or ""):
+        code = "stale_form"
+    elif not new_recipient_id:
         code = "required"
     elif new_recipient_id == handoff.recipient_id:
         code = "same_person"

@@ -260,6 +260,20 @@ def test_the_former_recipients_confirmation_offers_no_mark_done_once_the_new_one
     assert ActionId.MARK_DONE in str(bot.last(MEMBER, "confirmed your understanding")["blocks"])
 
 
+def test_a_reassign_form_opened_before_another_reassignment_is_out_of_date(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    number = str(handoff(bot).id)
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, number, channel_id="DMGR").status == 200
+    first = bot.wait_view(CallbackId.REASSIGN)
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, number, channel_id="DMGR").status == 200
+    second = bot.wait_view(CallbackId.REASSIGN, count=2)  # another manager, or another window
+    assert bot.slack.view_submission(MANAGER, first, {BlockId.RECIPIENT: {"value": user_value(MEMBER)}}).text == ""
+    reply = bot.slack.view_submission(MANAGER, second, {BlockId.RECIPIENT: {"value": user_value(RECIPIENT)}})
+    assert "out of date" in reply.json["errors"][BlockId.RECIPIENT]  # not silently undoing the first
+    assert handoff(bot).recipient_id == MEMBER
+
+
 def test_an_intake_post_waiting_when_the_intake_channel_changes_goes_to_the_new_channel(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot))
     with bot.runtime.db.transaction() as session:  # an import moves Finance's intake before the post goes out

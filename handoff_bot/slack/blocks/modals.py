@@ -196,7 +196,7 @@ def reassign(tr: Translator, handoff: Handoff) -> dict[str, Any]:
         input_block(BlockId.RECIPIENT, _("New recipient"), {"type": "users_select", "action_id": ActionId.INPUT}),
     ]
     return modal(CallbackId.REASSIGN, _("Reassign"), blocks, submit=_("Reassign"), close=_("Cancel"),
-                 metadata=metadata(h=handoff.id))
+                 metadata=metadata(h=handoff.id, r=handoff.recipient_id or ""))
 
 
 def propose(tr: Translator, handoff: Handoff, latest: Proposal | None) -> dict[str, Any]:

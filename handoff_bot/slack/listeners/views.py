@@ -174,8 +174,9 @@ def register(app: App, ctx: SlackContext) -> None:
         handoff_id = form.number("h")
         if handoff_id is None:
             raise InvalidInput([FieldError("recipient", "stale_form")])
+        seen = form.meta.get("r")
         handoffs.reassign(session, handoff_id, user_id, form.user(BlockId.RECIPIENT), ctx.clock.now(),
-                          directory=form.profiles)
+                          directory=form.profiles, seen=seen if isinstance(seen, str) else None)
 
     def offer(session: Session, form: Form, user_id: str, *, answering: bool) -> None:
         """The recipient's proposal (or decline), or the requester's counter-proposal (`answering`)."""
