@@ -8,8 +8,8 @@
 
 It answers in Slack's shapes, keeps the messages and views the bot made (so a test can read the
 latest version of a card), serves `response_url`s and upload URLs, checks every Block Kit payload
-against Slack's limits (`tests/blockkit.py`, recorded in `violations`), and can inject 429s, 5xx
-and slow answers.
+against Slack's limits (`tests/blockkit.py`, recorded in `violations`), and can inject 429s, 5xx,
+refusals (`{"ok": false, "error": …}` for chosen calls) and slow answers.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class Call:
         params: query, form and JSON parameters merged; JSON-in-form fields decoded.
         token: the token from the Authorization header (or the `token` parameter).
         at: when it arrived (`time.time()`).
-        fault: the HTTP status of an injected failure (the call took no effect), else None.
+        fault: the HTTP status of an injected failure (the call took no effect), else None; 200 for an
+            injected refusal (`refuse()`).
         delayed: seconds the answer was held back by `delay()`.
         response: the JSON the stand-in answered (None for faults and non-API URLs).
         path: the URL path requested.
@@ -96,8 +97,17 @@ class _ResponseUrl:
 
 
 @dataclass
+class _Refusal:
+    method: str
+    error: str
+    match: dict[str, Any]
+    left: int | None  # None: every matching call
+
+
+@dataclass
 class _Faults:
-    queued: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # method -> [(status, retry_after)]
+    queued: dict[str, list[tuple[int, float | str]]] = field(default_factory=dict)  # method -> [(status, retry_after)]
+    refusals: list[_Refusal] = field(default_factory=list)
     ratio_methods: frozenset[str] = frozenset()
     ratio: float = 0.0
     ratio_retry_after: int = 1
@@ -352,14 +362,24 @@ class SlackStandIn:
 
     # ----------------------------------------------------------------- fault injection
 
-    def fail(self, method: str, status: int = 429, times: int = 1, retry_after: int = 1) -> None:
-        """Answer the next `times` calls to `method` with HTTP `status` (429 carries Retry-After).
+    def fail(self, method: str, status: int = 429, times: int = 1, retry_after: float | str = 1) -> None:
+        """Answer the next `times` calls to `method` with HTTP `status` (429 carries Retry-After: seconds,
+        or any text, such as an HTTP date).
 
         The failed calls take no effect and are recorded with `call.fault = status`.
         `method` may also be `response_url`.
         """
         with self._cond:
             self._faults.queued.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def refuse(self, method: str, error: str, times: int | None = None, **match: Any) -> None:
+        """Answer calls to `method` whose params equal every `match` value as Slack refuses one:
+        HTTP 200 `{"ok": false, "error": error}` (the next `times` of them; every one when None).
+
+        The refused calls take no effect and are recorded with `call.fault = 200`.
+        """
+        with self._cond:
+            self._faults.refusals.append(_Refusal(method, error, match, times))
 
     def fail_ratio(self, methods: str | Iterable[str], ratio: float, seed: int = 0, retry_after: int = 1) -> None:
         """Fail that share of calls to `methods` (`*`: all), each with 429 or 500, drawn from `seed`.
@@ -429,11 +449,15 @@ class SlackStandIn:
             delayed = self._faults.delays.get(method, 0.0)
             call = Call(method, params, token, time.time(), delayed=delayed, path=path, peer=peer)
             fault = self._take_fault(method)
+            refusal = self._take_refusal(method, params) if fault is None else None
             if fault is not None:
                 status, retry_after = fault
                 call.fault = status
                 headers = {"Retry-After": str(retry_after)} if status == 429 else {}
                 answer: Answer = (status, {"ok": False, "error": _FAULT_ERRORS.get(status, "internal_error")}, headers)
+            elif refusal is not None:
+                call.fault = 200
+                answer = _error(refusal)
             else:
                 answer = self._answer(method, params, token)
                 call.response = answer[1]
@@ -482,7 +506,16 @@ class SlackStandIn:
             message.update(text=params.get("text", ""), blocks=params.get("blocks", []))
         return 200, "ok"
 
-    def _take_fault(self, method: str) -> tuple[int, int] | None:
+    def _take_refusal(self, method: str, params: dict[str, Any]) -> str | None:
+        for refusal in self._faults.refusals:
+            if refusal.method == method and refusal.left != 0 and all(
+                    params.get(k) == v for k, v in refusal.match.items()):
+                if refusal.left is not None:
+                    refusal.left -= 1
+                return refusal.error
+        return None
+
+    def _take_fault(self, method: str) -> tuple[int, float | str] | None:
         queued = self._faults.queued.get(method)
         if queued:
             return queued.pop(0)

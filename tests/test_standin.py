@@ -216,6 +216,26 @@ def test_fail_500(standin: SlackStandIn, client: WebClient) -> None:
     assert standin.calls[-1].fault == 500
 
 
+def test_refuse_answers_matching_calls_as_slack_refuses_one(standin: SlackStandIn, client: WebClient) -> None:
+    standin.refuse("chat.postMessage", "not_in_channel", channel="C1")
+    standin.refuse("chat.postMessage", "is_archived", times=1, channel="C2")
+    for channel, error in (("C1", "not_in_channel"), ("C2", "is_archived"), ("C1", "not_in_channel")):
+        with pytest.raises(SlackApiError) as raised:
+            client.chat_postMessage(channel=channel, text="x")
+        assert (raised.value.response.status_code, raised.value.response["error"]) == (200, error)
+    client.chat_postMessage(channel="C2", text="x")  # refused once only
+    client.chat_postMessage(channel="C3", text="x")  # not matched
+    assert [c.fault for c in standin.calls] == [200, 200, 200, None, None]
+    assert standin.messages("C1") == [] and len(standin.messages("C2")) == 1
+
+
+def test_fail_429_with_a_retry_after_that_is_not_whole_seconds(standin: SlackStandIn, client: WebClient) -> None:
+    standin.fail("chat.postMessage", status=429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C1", text="x")
+    assert raised.value.response.headers["Retry-After"] == "Wed, 21 Oct 2015 07:28:00 GMT"
+
+
 def test_fail_ratio_is_deterministic_for_a_seed() -> None:
     def pattern(seed: int) -> list[int | None]:
         with SlackStandIn() as standin:
