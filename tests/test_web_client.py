@@ -8,6 +8,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handoff_bot.slack import web_client
-from handoff_bot.slack.web_client import KeepAliveWebClient, KeptRespond
+from handoff_bot.slack.web_client import KeepAliveWebClient, KeptRespond, retry_after
 from tests.slack_standin import BOT_USER_ID, SlackStandIn, https_standin
 
 CLIENTS = [WebClient, KeepAliveWebClient]
@@ -261,3 +262,15 @@ def test_without_a_context_of_its_own_the_client_trusts_ssl_cert_file_for_calls_
         assert api.auth_test()["ok"]
         assert KeptRespond(api, slack.new_response_url())(text="over TLS").status_code == 200
         assert len({c.peer for c in slack.calls}) == 1
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("30", 30.0), (" 1.5 ", 1.5), ("0", 0.0), (["2"], 2.0),
+    ("Mon, 02 Mar 2026 10:00:30 GMT", 30.0), ("Mon, 02 Mar 2026 09:00:00 GMT", 0.0),  # a date past: at once
+    ("-1", None), ("1e3", None), ("nan", None), ("soon", None), ("", None), ([], None), (None, None),
+    ("9" * 40, None),  # no timedelta holds that
+])
+def test_retry_after_reads_seconds_and_dates_and_nothing_else(value: Any, seconds: float | None) -> None:
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    headers = {} if value is None else {"retry-after": value}
+    assert retry_after(headers, now) == seconds

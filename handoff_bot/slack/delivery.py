@@ -39,6 +39,7 @@ from handoff_bot.slack.blocks.home import home_view
 from handoff_bot.slack.blocks.messages import Facts, Message, render
 from handoff_bot.slack.blocks.reminders import current, reminders
 from handoff_bot.slack.blocks.replies import refusal_text
+from handoff_bot.slack.web_client import retry_after
 
 log = logging.getLogger(__name__)
 # What repeats while Slack or the database stays down (a try per notice, a pass per second): logs.OncePer.
@@ -243,11 +244,10 @@ class Deliverer:
             code = error.response.get("error", "") if isinstance(error.response.data, dict) else ""
             status = error.response.status_code
             self._count("ratelimited" if status == 429 else "server_error" if status >= 500 else "slack_error")
-            if error.response.status_code == 429:
-                retry_after = int(error.response.headers.get("Retry-After", error.response.headers.get(
-                    "retry-after", 1)) or 1)
-                self._retry(message_id, f"ratelimited, retry after {retry_after}s", timedelta(seconds=retry_after),
-                            counts=False)
+            if error.response.status_code == 429:  # without a Retry-After that reads, the usual backoff
+                wait = retry_after(error.response.headers, self.clock.now())
+                self._retry(message_id, "ratelimited" if wait is None else f"ratelimited, retry after {wait:g}s",
+                            None if wait is None else timedelta(seconds=wait), counts=False)
             elif error.response.status_code >= 500:
                 self._retry(message_id, f"HTTP {error.response.status_code}", None)
             elif code in GONE and plan and plan[len(done)].method == "chat.update":

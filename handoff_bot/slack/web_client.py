@@ -15,13 +15,16 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from http.client import HTTPConnection, HTTPResponse, HTTPSConnection
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -225,11 +228,30 @@ class BriefRateLimitRetry(RateLimitErrorRetryHandler):
 
 
 def _retry_after(response: HttpResponse | None) -> float | None:
-    """The seconds a 429 answer's Retry-After asks for; None when it has none that reads as a number."""
-    if response is None:
+    """The seconds a 429 answer's Retry-After asks for, from now (see `retry_after`)."""
+    return retry_after(response.headers, datetime.now(timezone.utc)) if response is not None else None
+
+
+def retry_after(headers: Mapping[str, Any], now: datetime) -> float | None:
+    """The seconds a 429 answer's Retry-After asks to wait: a number of seconds (whole or decimal) or an
+    HTTP date (0 when it has passed); None when there is none, or none that reads as either.
+
+    Args:
+        headers: the answer's headers, names in any case; a value may be a list (as slack_sdk's retry
+            handlers see them), of which the first counts.
+        now: the current time, to count the seconds to a date from.
+    """
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, str):
         return None
-    values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+    if re.fullmatch(r"\d{1,9}(\.\d+)?", value.strip()):
+        return float(value)
     try:
-        return float(values[0]) if values else None
-    except ValueError:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # a date "-0000": UTC, as HTTP dates are
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())

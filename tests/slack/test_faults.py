@@ -432,6 +432,25 @@ def test_failed_updates_are_retried_until_no_stale_button_is_left(bot: Bot) -> N
     assert Counter(kind for _, kind in posted(bot)) == {N.RECIPIENT_CARD: 1, N.RECEIPT: 1, N.CANCELLED: 1}
 
 
+@pytest.mark.parametrize(("retry_after", "wait"), [
+    ("1.5", 1.5), ("Mon, 02 Mar 2026 10:00:30 GMT", 30.0), ("soon", None)])
+def test_a_retry_after_in_decimal_seconds_or_as_a_date_is_waited_for_and_one_unreadable_backs_off(
+        bot: Bot, retry_after: str, wait: float | None) -> None:
+    new_handoff(bot, recipient=RECIPIENT)
+    bot.standin.fail("chat.postMessage", 429, retry_after=retry_after)
+    start = bot.clock.now()
+    assert bot.deliver() == 0
+    card = outbox(bot)[0]
+    assert (card.state, card.attempts) == (OutboxState.PENDING, 0) and "ratelimited" in (card.last_error or "")
+    if wait is not None:
+        assert card.next_attempt_at == start + timedelta(seconds=wait)
+    else:  # the backoff of a first failure
+        assert 0.5 <= (card.next_attempt_at - start).total_seconds() <= 1.5
+    pump(bot)
+    assert bot.last(RECIPIENT, "New handoff")
+    assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
+
+
 # --------------------------------------------------------------------------- timeouts
 
 
