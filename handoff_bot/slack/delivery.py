@@ -4,7 +4,8 @@ A notice is claimed with a conditional UPDATE (safe with several processes), ren
 handoff's current state, sent outside any transaction, then recorded. `429` waits for
 `Retry-After`; 5xx, timeouts and connection errors back off with jitter; after `max_attempts`
 (or at once for errors Slack will repeat forever) the notice is dead and `outbox list` shows it.
-Notices of one handoff go out in order.
+Notices of one handoff go out in order. A message Slack will not update (deleted, or in a channel the
+bot was removed from) is left as it is, with a warning, and the handoff's other messages are updated.
 """
 
 from __future__ import annotations
@@ -45,15 +46,26 @@ log = logging.getLogger(__name__)
 # What repeats while Slack or the database stays down (a try per notice, a pass per second): logs.OncePer.
 retry_log = logging.getLogger(__name__ + ".retries")
 
+# Slack errors about the bot's token, whatever the call: no notice is to blame.
+TOKEN = frozenset({
+    "account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired", "missing_scope",
+    "not_allowed_token_type",
+})
 # Slack errors that will not go away by trying again.
-PERMANENT = frozenset({
+PERMANENT = TOKEN | {
     "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_not_visible",
     "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "cant_update_message",
-    "account_inactive", "invalid_auth", "not_authed", "token_revoked", "missing_scope", "restricted_action",
-    "user_disabled", "cannot_dm_bot", "messages_tab_disabled",
+    "restricted_action", "user_disabled", "cannot_dm_bot", "messages_tab_disabled",
+}
+# Slack errors (HTTP 200) that may pass: tried again later, as a 5xx.
+TRANSIENT = frozenset({
+    "fatal_error", "internal_error", "request_timeout", "service_unavailable", "ratelimited", "team_added_to_org",
 })
-# chat.update of a message that is gone: nothing left to keep true.
-GONE = frozenset({"message_not_found", "channel_not_found", "is_archived"})
+# chat.update of a message that is gone, or that the bot may no longer change: it is not updated again.
+GONE = frozenset({
+    "message_not_found", "channel_not_found", "is_archived", "not_in_channel", "cant_update_message",
+    "edit_window_closed",
+})
 GONE_HASH = "gone"
 # The notices that bring a new handoff to whoever receives it: when one dies, the requester is told.
 CARDS = frozenset({NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST})
@@ -250,8 +262,9 @@ class Deliverer:
                             None if wait is None else timedelta(seconds=wait), counts=False)
             elif error.response.status_code >= 500:
                 self._retry(message_id, f"HTTP {error.response.status_code}", None)
-            elif code in GONE and plan and plan[len(done)].method == "chat.update":
-                self._forget(plan[len(done)])
+            elif plan[len(done)].method == "chat.update" and code not in TRANSIENT | TOKEN:
+                # One message Slack will not update: the others still are (left to do, at once).
+                self._leave(plan[len(done)], code)
                 self._retry(message_id, code, timedelta(0), counts=False)
             elif code in PERMANENT:
                 self._dead(message_id, code)
@@ -336,7 +349,7 @@ class Deliverer:
                 .where(SlackMessage.handoff_id == handoff.id, SlackMessage.content_hash != GONE_HASH)
                 .order_by(SlackMessage.id)
             ))
-            facts.delivered = frozenset(r.target for r in records if r.kind in CARDS)
+            facts.delivered = self._cards_posted(session, handoff.id)  # even where it can no longer be updated
             for record in records:
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)
                 if record.kind is NoticeKind.REMINDERS:
@@ -464,9 +477,14 @@ class Deliverer:
             enqueue(session, NoticeKind.UNDELIVERED, handoff.requester_id, self.clock.now(),
                     handoff_id=handoff.id, target=_destination(message, handoff), error=reason[:100])
 
-    def _forget(self, call: _Call) -> None:
-        """A message that no longer exists in Slack is not updated again."""
-        if call.record is not None:
-            with self.db.transaction() as session:
-                session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
-                                .values(content_hash=GONE_HASH))
+    def _leave(self, call: _Call, code: str) -> None:
+        """A message Slack would not update is left as it is: one gone or no longer the bot's to change
+        (`GONE`) for good; one Slack refused this content for (say, `invalid_blocks`) until it changes again."""
+        assert call.record is not None
+        gone = code in GONE
+        log.warning("the message %s in %s is %s: %s", call.record.ts, call.record.channel,
+                    "no longer updated" if gone else "not updated to this version", code,
+                    extra={"handoff_id": call.record.handoff_id})
+        with self.db.transaction() as session:
+            session.execute(update(SlackMessage).where(SlackMessage.id == call.record.id)
+                            .values(content_hash=GONE_HASH if gone else call.content_hash))

@@ -31,7 +31,7 @@ from handoff_bot.logs import setup_logging
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, retry_dead
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.slack.conftest import MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, SECRET, Bot
+from tests.slack.conftest import INTAKE, MANAGER, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, SECRET, Bot
 from tests.slack.test_core_loop import buttons, submit_new
 from tests.slack_requests import Reply, SlackSender, radio_value, select_value, text_value, user_value
 from tests.slack_standin import Call, dm_channel
@@ -449,6 +449,75 @@ def test_a_retry_after_in_decimal_seconds_or_as_a_date_is_waited_for_and_one_unr
     pump(bot)
     assert bot.last(RECIPIENT, "New handoff")
     assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
+
+
+def claimed_and_cancelled(bot: Bot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A handoff posted in Finance's intake channel, claimed there by a member, then cancelled by the
+    requester; returns the intake post and the requester's receipt, as first posted."""
+    new_handoff(bot)
+    pump(bot)
+    post, receipt = bot.last(INTAKE, "New handoff for Finance"), bot.last(REQUESTER, "You handed off")
+    assert buttons(post) == [ActionId.CLAIM] and buttons(receipt) == [ActionId.CANCEL]
+    assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
+    pump(bot)
+    assert f"<@{MEMBER}>" in str(bot.now(receipt)["blocks"])  # the claim reached the requester's copy
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.now(receipt)).status == 200
+    pump(bot)
+    assert the_handoff(bot).state is HandoffState.CANCELLED
+    assert all(buttons(m) == [] for m in bot.posts(REQUESTER) + bot.posts(MEMBER))
+    assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
+    return post, receipt
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "cant_update_message", "edit_window_closed", "is_archived"])
+def test_a_message_slack_will_not_let_the_bot_change_is_left_and_the_handoffs_others_still_change(
+        bot: Bot, error: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Say the bot was removed from the private intake channel: its post there keeps its Claim button,
+    but the receipt, the card and every later update still go out, and the operator is told which channel."""
+    bot.standin.refuse("chat.update", error, channel=INTAKE)
+    with caplog.at_level(logging.WARNING, "handoff_bot.slack.delivery"):
+        post, _receipt = claimed_and_cancelled(bot)
+    assert buttons(bot.now(post)) == [ActionId.CLAIM]  # what Slack would not change
+    assert len(bot.standin.calls_to("chat.update", include_faults=True, channel=INTAKE)) == 1  # not tried again
+    told = [r.getMessage() for r in caplog.records if r.name == "handoff_bot.slack.delivery"]
+    assert len(told) == 1 and INTAKE in told[0] and error in told[0], told
+
+
+def test_a_cancelled_handoff_whose_intake_post_the_bot_was_removed_from_still_updates_the_receipt(bot: Bot) -> None:
+    new_handoff(bot)
+    pump(bot)
+    receipt = bot.last(REQUESTER, "You handed off")
+    bot.standin.refuse("chat.update", "not_in_channel", channel=INTAKE)
+    assert bot.click(REQUESTER, ActionId.CANCEL, receipt).status == 200
+    pump(bot)
+    assert buttons(bot.now(receipt)) == []
+    assert "it was posted in <#C0FININTAKE>" in str(bot.now(receipt)["blocks"])  # it was, though it stays stale
+    assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
+
+
+def test_an_update_slack_refuses_for_its_content_is_skipped_and_the_next_change_updates_that_message(
+        bot: Bot) -> None:
+    bot.standin.refuse("chat.update", "invalid_blocks", times=1, channel=INTAKE)
+    post, receipt = claimed_and_cancelled(bot)
+    assert "Cancelled by <@UREQ>" in str(bot.now(post)["blocks"]) and buttons(bot.now(post)) == []
+    assert "it was posted in <#C0FININTAKE>" not in str(bot.now(receipt)["blocks"])  # claimed: "to <@UMEM>"
+
+
+def test_a_refused_token_is_not_blamed_on_the_message_it_failed_on(bot: Bot) -> None:
+    """The bot's token refused (the app uninstalled, say): the update dies as every notice does, but once
+    the token works again and the notices are retried, that message is updated like the others."""
+    new_handoff(bot)
+    pump(bot)
+    post, receipt = bot.last(INTAKE, "New handoff for Finance"), bot.last(REQUESTER, "You handed off")
+    bot.standin.refuse("chat.update", "account_inactive", times=1, channel=INTAKE)
+    assert bot.click(REQUESTER, ActionId.CANCEL, receipt).status == 200
+    pump(bot)
+    assert [(m.kind, m.state, m.last_error) for m in outbox(bot) if m.state is not OutboxState.SENT] == [
+        (N.REFRESH, OutboxState.DEAD, "account_inactive")]
+    with bot.runtime.db.transaction() as session:
+        assert retry_dead(session, None, bot.clock.now()) == 1
+    pump(bot)
+    assert buttons(bot.now(post)) == [] and buttons(bot.now(receipt)) == []
 
 
 # --------------------------------------------------------------------------- timeouts
