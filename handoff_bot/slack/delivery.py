@@ -4,8 +4,9 @@ A notice is claimed with a conditional UPDATE (safe with several processes), ren
 handoff's current state, sent outside any transaction, then recorded. `429` waits for
 `Retry-After`; 5xx, timeouts and connection errors back off with jitter; after `max_attempts`
 (or at once for errors Slack will repeat forever) the notice is dead and `outbox list` shows it.
-Notices of one handoff go out in order. A message Slack will not update (deleted, or in a channel the
-bot was removed from) is left as it is, with a warning, and the handoff's other messages are updated.
+Notices of one handoff go out in order (short answers to one user aside). A message Slack will not
+update (deleted, or in a channel the bot was removed from) is left as it is, with a warning, and the
+handoff's other messages are updated.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ GONE = frozenset({
     "edit_window_closed",
 })
 GONE_HASH = "gone"
+# chat.postEphemeral errors about the channel, or the user's place in it: the answer goes as a DM instead.
+NOT_BESIDE = frozenset({"user_not_in_channel", "channel_not_found", "not_in_channel", "is_archived"})
 # The notices that bring a new handoff to whoever receives it: when one dies, the requester is told.
 CARDS = frozenset({NoticeKind.RECIPIENT_CARD, NoticeKind.INTAKE_POST})
 # The notices that tell a recipient the handoff is no longer theirs: only for one whose card reached them.
@@ -185,14 +188,17 @@ class Deliverer:
             and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
             and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.lease_until < now),
         )
+        # A short answer to one user (an ephemeral) is kept in order with nothing, and holds up nothing.
         blocked = exists().where(
             earlier.handoff_id == OutboxMessage.handoff_id,
             earlier.id < OutboxMessage.id,
+            earlier.kind != NoticeKind.EPHEMERAL,
             earlier.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
         )
+        in_turn = or_(OutboxMessage.kind == NoticeKind.EPHEMERAL, ~blocked)
         with self.db.read() as session:
             return list(session.scalars(
-                select(OutboxMessage.id).where(ready, ~blocked).order_by(OutboxMessage.id).limit(self.batch)
+                select(OutboxMessage.id).where(ready, in_turn).order_by(OutboxMessage.id).limit(self.batch)
             ))
 
     def _claim(self, message_id: int) -> int | None:
@@ -265,6 +271,9 @@ class Deliverer:
             elif plan[len(done)].method == "chat.update" and code not in TRANSIENT | TOKEN:
                 # One message Slack will not update: the others still are (left to do, at once).
                 self._leave(plan[len(done)], code)
+                self._retry(message_id, code, timedelta(0), counts=False)
+            elif plan[len(done)].method == "chat.postEphemeral" and code in NOT_BESIDE:
+                self._as_dm(message_id, code)
                 self._retry(message_id, code, timedelta(0), counts=False)
             elif code in PERMANENT:
                 self._dead(message_id, code)
@@ -476,6 +485,15 @@ class Deliverer:
         if handoff is not None and message.kind in CARDS:
             enqueue(session, NoticeKind.UNDELIVERED, handoff.requester_id, self.clock.now(),
                     handoff_id=handoff.id, target=_destination(message, handoff), error=reason[:100])
+
+    def _as_dm(self, message_id: int, code: str) -> None:
+        """A short answer Slack will not show beside the message clicked goes to the user as a DM."""
+        with self.db.transaction() as session:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            log.info("outbox %s: Slack would not show it in %s (%s); sending it as a DM", message_id,
+                     message.params.get("channel"), code, extra={"handoff_id": message.handoff_id})
+            message.params = {**message.params, "channel": None}
 
     def _leave(self, call: _Call, code: str) -> None:
         """A message Slack would not update is left as it is: one gone or no longer the bot's to change

@@ -520,6 +520,34 @@ def test_a_refused_token_is_not_blamed_on_the_message_it_failed_on(bot: Bot) -> 
     assert buttons(bot.now(post)) == [] and buttons(bot.now(receipt)) == []
 
 
+def test_a_refusal_slack_fails_to_show_holds_up_none_of_the_handoffs_notices(bot: Bot) -> None:
+    new_handoff(bot)
+    pump(bot)
+    post = bot.last(INTAKE, "New handoff for Finance")
+    bot.standin.refuse("chat.postEphemeral", "fatal_error", times=2, user=OUTSIDER)
+    assert bot.click(OUTSIDER, ActionId.CLAIM, post).status == 200
+    assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
+    bot.deliver()  # the clock has not moved: the refusal waits for its retry, and nothing else does
+    assert buttons(bot.now(post)) == [] and buttons(bot.last(MEMBER, "New handoff"))
+    assert bot.standin.calls_to("chat.postEphemeral", user=OUTSIDER) == []
+    pump(bot)  # then it goes out too
+    [answer] = bot.standin.calls_to("chat.postEphemeral", user=OUTSIDER)
+    assert "Only members of Finance" in answer.params["text"]
+
+
+@pytest.mark.parametrize("error", ["user_not_in_channel", "channel_not_found"])
+def test_a_refusal_slack_will_not_show_beside_the_message_comes_as_a_direct_message(bot: Bot, error: str) -> None:
+    new_handoff(bot)
+    pump(bot)
+    post = bot.last(INTAKE, "New handoff for Finance")
+    bot.standin.refuse("chat.postEphemeral", error, user=OUTSIDER)
+    assert bot.click(OUTSIDER, ActionId.CLAIM, post).status == 200
+    assert bot.deliver() == 1
+    assert "Only members of Finance" in bot.last(OUTSIDER)["text"]
+    assert len(bot.standin.calls_to("chat.postEphemeral", include_faults=True, user=OUTSIDER)) == 1
+    assert {m.state for m in outbox(bot)} == {OutboxState.SENT}
+
+
 # --------------------------------------------------------------------------- timeouts
 
 
