@@ -23,6 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from handoff_bot.clock import Clock
@@ -243,11 +244,18 @@ class Deliverer:
             people = self._people(session, message_id)
         # Looked up outside any transaction: a lookup may call Slack and write the cache.
         locales = {u: p.locale if (p := self.directory.profile(u)) else None for u in people}
-        with self.db.read() as session:
-            message = session.get(OutboxMessage, message_id)
-            assert message is not None
-            plan = self._plan(session, message, locales)
-            failed_before = message.last_error is not None
+        try:
+            with self.db.read() as session:
+                message = session.get(OutboxMessage, message_id)
+                assert message is not None
+                plan = self._plan(session, message, locales)
+                failed_before = message.last_error is not None
+        except SQLAlchemyError:
+            raise  # the database: the pass is tried again
+        except Exception as error:  # a bug: counted as a failed try, so it ends dead, not claimed for ever
+            log.exception("outbox %s could not be rendered", message_id)
+            self._retry(message_id, f"{type(error).__name__}: {error}", None)
+            return 0
         done: list[tuple[_Call, dict[str, Any]]] = []
         try:
             for call in plan:
@@ -282,6 +290,13 @@ class Deliverer:
             return 0
         except OSError as error:  # timeouts, refused connections, DNS
             self._count("network")
+            self._record(message_id, done)
+            self._retry(message_id, f"{type(error).__name__}: {error}", None)
+            return 0
+        except SQLAlchemyError:
+            raise
+        except Exception as error:  # a bug, or an answer slack_sdk could not read: as above
+            log.exception("outbox %s failed", message_id)
             self._record(message_id, done)
             self._retry(message_id, f"{type(error).__name__}: {error}", None)
             return 0

@@ -746,3 +746,21 @@ def test_a_recipient_whose_card_never_arrived_hears_nothing_when_the_handoff_end
     pump(bot)
     assert bot.standin.messages(RECIPIENT) == []  # neither the card nor "cancelled" / "reassigned"
     assert all(m.state is OutboxState.SENT for m in outbox(bot))
+
+
+def test_a_notice_that_cannot_be_rendered_ends_dead_and_holds_up_nothing_after_it(bot: Bot) -> None:
+    """A notice the code fails on (here one about a question that is not there) counts its tries like a
+    Slack error and ends dead, visible; the handoff's later notices still go out."""
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    assert submit_new(bot, form, recipient=RECIPIENT).text == ""
+    pump(bot)
+    with bot.runtime.db.transaction() as session:
+        broken = enqueue(session, NoticeKind.QUESTION, REQUESTER, bot.clock.now(),
+                         handoff_id=the_handoff(bot).id, question=999999)
+        session.flush()
+        broken_id = broken.id
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    pump(bot)
+    [dead] = [m for m in outbox(bot) if m.id == broken_id]
+    assert dead.state is OutboxState.DEAD and dead.attempts == 8 and "AssertionError" in dead.last_error
+    assert bot.last(RECIPIENT, "cancelled")["text"] == "<@UREQ> cancelled Prepare the Q3 invoice"
