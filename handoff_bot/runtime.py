@@ -31,7 +31,7 @@ from handoff_bot.outbox.models import OutboxMessage, OutboxState
 from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.app import build_app
 from handoff_bot.slack.context import SlackContext
-from handoff_bot.slack.delivery import Deliverer
+from handoff_bot.slack.delivery import TOKEN_REFUSED, Deliverer
 from handoff_bot.slack.users import SlackDirectory
 from handoff_bot.slack.web_client import BriefRateLimitRetry, KeepAliveWebClient
 from handoff_bot.slack.worker import WorkerProcess
@@ -45,9 +45,6 @@ STUCK_AFTER = timedelta(minutes=10)
 LOOKUP_TIMEOUT = 1.0  # seconds a users.info may take; then what is known of the user is used
 FOLLOWUP_SECONDS = 1.0  # how often each app looks for due follow-ups (an indexed query)
 EVENTS_KEPT = timedelta(days=1)  # Slack retries an Events API event over a few minutes: its id is kept this long
-# Slack's answers that a token will never work; any other failure may pass and is retried.
-TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
-                           "not_allowed_token_type"})
 # Socket Mode pings Slack this often; a connection that answers no ping for four times as long (or
 # whose pings fail five times in a row) is replaced: a silently dropped connection is noticed in
 # about 15 s rather than Bolt's default 50 s.
@@ -133,14 +130,18 @@ class Runtime:
                 oldest = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
                     OutboxMessage.state == OutboxState.PENDING))
                 dead = session.scalar(select(func.count()).where(OutboxMessage.state == OutboxState.DEAD))
+                refused = session.scalar(select(OutboxMessage.last_error).where(
+                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.last_error.in_(TOKEN_REFUSED)).limit(1))
         except SQLAlchemyError as error:  # it answers, but not as it should (no tables: never migrated)
             return {"ready": False, "database": f"error ({type(error).__name__})"}
         stuck = oldest is not None and self.clock.now() - oldest > STUCK_AFTER
         socket = None
         if self._socket_mode is not None:
             socket = "connected" if self._socket_mode.client.is_connected() else "disconnected"
-        report = {"ready": not stuck and socket != "disconnected", "database": "ok",
+        report = {"ready": not stuck and not refused and socket != "disconnected", "database": "ok",
                   "outbox": "stuck" if stuck else "ok", "dead_notices": dead}
+        if refused:
+            report["slack"] = f"token refused ({refused})"
         if socket:
             report["socket_mode"] = socket
         if self.worker.forked:

@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -48,11 +48,13 @@ log = logging.getLogger(__name__)
 # What repeats while Slack or the database stays down (a try per notice, a pass per second): logs.OncePer.
 retry_log = logging.getLogger(__name__ + ".retries")
 
-# Slack errors about the bot's token, whatever the call: no notice is to blame.
-TOKEN = frozenset({
-    "account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired", "missing_scope",
-    "not_allowed_token_type",
-})
+# Slack's answers that the bot's token works for no call (revoked, the app uninstalled): no notice is to
+# blame, so none is given up; delivery waits `TOKEN_WAIT` and tries again, until the token works.
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                           "not_allowed_token_type"})
+TOKEN_WAIT = timedelta(minutes=1)
+# Slack errors about the bot's token, whatever the call: no message is to blame.
+TOKEN = TOKEN_REFUSED | {"missing_scope"}
 # Slack errors that will not go away by trying again.
 PERMANENT = TOKEN | {
     "channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_not_visible",
@@ -137,6 +139,7 @@ class Deliverer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._refused_until: datetime | None = None  # Slack refused the token: nothing is tried before then
 
     # -- running ---------------------------------------------------------------------------
 
@@ -172,6 +175,8 @@ class Deliverer:
                 break
             progressed = False
             for message_id in ids:
+                if self._refused_until is not None and self.clock.now() < self._refused_until:
+                    return sent  # the token was refused: no call would work
                 claim = self._claim(message_id)
                 if claim is not None:
                     progressed = True
@@ -283,6 +288,11 @@ class Deliverer:
             elif plan[len(done)].method == "chat.postEphemeral" and code in NOT_BESIDE:
                 self._as_dm(message_id, code)
                 self._retry(message_id, code, timedelta(0), counts=False)
+            elif code in TOKEN_REFUSED:
+                self._refused_until = self.clock.now() + TOKEN_WAIT
+                retry_log.error("Slack refused the bot token (%s): nothing is delivered until SLACK_BOT_TOKEN works "
+                                "again; trying again every %.0f s", code, TOKEN_WAIT.total_seconds())
+                self._retry(message_id, code, TOKEN_WAIT, counts=False)
             elif code in PERMANENT:
                 self._dead(message_id, code)
             else:

@@ -504,19 +504,15 @@ def test_an_update_slack_refuses_for_its_content_is_skipped_and_the_next_change_
 
 
 def test_a_refused_token_is_not_blamed_on_the_message_it_failed_on(bot: Bot) -> None:
-    """The bot's token refused (the app uninstalled, say): the update dies as every notice does, but once
-    the token works again and the notices are retried, that message is updated like the others."""
+    """The bot's token refused (the app uninstalled, say) as a message is updated: the refresh waits for
+    the token to work again, and then that message is updated like the others."""
     new_handoff(bot)
     pump(bot)
     post, receipt = bot.last(INTAKE, "New handoff for Finance"), bot.last(REQUESTER, "You handed off")
     bot.standin.refuse("chat.update", "account_inactive", times=1, channel=INTAKE)
     assert bot.click(REQUESTER, ActionId.CANCEL, receipt).status == 200
     pump(bot)
-    assert [(m.kind, m.state, m.last_error) for m in outbox(bot) if m.state is not OutboxState.SENT] == [
-        (N.REFRESH, OutboxState.DEAD, "account_inactive")]
-    with bot.runtime.db.transaction() as session:
-        assert retry_dead(session, None, bot.clock.now()) == 1
-    pump(bot)
+    assert all(m.state is OutboxState.SENT for m in outbox(bot))
     assert buttons(bot.now(post)) == [] and buttons(bot.now(receipt)) == []
 
 
@@ -764,3 +760,24 @@ def test_a_notice_that_cannot_be_rendered_ends_dead_and_holds_up_nothing_after_i
     [dead] = [m for m in outbox(bot) if m.id == broken_id]
     assert dead.state is OutboxState.DEAD and dead.attempts == 8 and "AssertionError" in dead.last_error
     assert bot.last(RECIPIENT, "cancelled")["text"] == "<@UREQ> cancelled Prepare the Q3 invoice"
+
+
+def test_a_refused_token_gives_up_no_notice_and_everything_goes_out_once_it_works(bot: Bot) -> None:
+    """A revoked token is no notice's fault: delivery waits (the process not ready, saying why) instead of
+    declaring every notice dead and telling each requester their handoff did not arrive."""
+    form = modal(bot, lambda: bot.slack.command(REQUESTER, ""), CallbackId.NEW)
+    bot.standin.refuse("chat.postMessage", "token_revoked", times=3)
+    assert submit_new(bot, form, recipient=RECIPIENT).text == ""
+    for _ in range(3):  # a minute apart: one call each time, not one per notice
+        bot.deliver()
+        assert get_json(bot, "/readyz")[1]["slack"] == "token refused (token_revoked)"
+        bot.clock.advance(timedelta(minutes=1))
+    assert len(bot.standin.calls_to("chat.postMessage", include_faults=True)) == 3
+    assert all(m.state is OutboxState.PENDING for m in outbox(bot))
+
+    pump(bot)  # the token works again
+    assert [m.state for m in outbox(bot)] == [OutboxState.SENT] * len(outbox(bot))
+    assert bot.last(RECIPIENT, "New handoff") and bot.last(REQUESTER, "You handed off")
+    assert not [m for m in outbox(bot) if m.kind is NoticeKind.UNDELIVERED]  # no "could not deliver"
+    status, ready = get_json(bot, "/readyz")
+    assert status == 200 and ready["ready"] and "slack" not in ready
