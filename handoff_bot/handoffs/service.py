@@ -525,12 +525,12 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
                     is_manager=_is_manager(session, handoff))
     profile = directory.profile(new_recipient_id) if new_recipient_id else None
     code = None
-    if seen is not None and seen != (handoff.recipient_id or ""):
-        code = "stale_form"
-    elif not new_recipient_id:
+    if not new_recipient_id:
         code = "required"
     elif new_recipient_id == handoff.recipient_id:
-        code = "same_person"
+        code = "same_person"  # a form sent twice, too
+    elif seen is not None and seen != (handoff.recipient_id or ""):
+        code = "stale_form"
     elif new_recipient_id == handoff.requester_id:
         code = "requester"
     elif profile is None or profile.is_bot or profile.deleted:
