@@ -203,7 +203,7 @@ class SlackSender:
             "text": text,
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
-            "response_url": self.standin.new_response_url(channel_id),
+            "response_url": self.standin.new_response_url(channel_id, user=user_id),
             "trigger_id": self.standin.new_trigger_id(),
         })
 
@@ -266,7 +266,7 @@ class SlackSender:
             payload["channel"] = {"id": channel, "name": _channel_name(channel)}
             if message is not None:
                 payload["message"] = message
-            payload["response_url"] = self.standin.new_response_url(channel, message_ts)
+            payload["response_url"] = self.standin.new_response_url(channel, message_ts, user=user_id)
         else:
             payload["container"] = container or {}
         return self._interaction({k: v for k, v in payload.items() if k not in without})

@@ -65,6 +65,7 @@ class Call:
         response: the JSON the stand-in answered (None for faults and non-API URLs).
         path: the URL path requested.
         peer: the client's address and port: calls with the same one came over one connection.
+        user: for `response_url`: the user whose request it came with (when the request said).
     """
 
     method: str
@@ -76,6 +77,7 @@ class Call:
     response: dict[str, Any] | None = None
     path: str = ""
     peer: str = ""
+    user: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -93,6 +95,7 @@ class _Trigger:
 class _ResponseUrl:
     channel: str | None
     ts: str | None
+    user: str | None = None
     uses: int = 0
 
 
@@ -353,11 +356,12 @@ class SlackStandIn:
             self._triggers[trigger_id] = _Trigger(time.monotonic())
             return trigger_id
 
-    def new_response_url(self, channel: str | None = None, ts: str | None = None) -> str:
-        """A response_url (`http://127.0.0.1:PORT/response/<n>`), tied to a message when given."""
+    def new_response_url(self, channel: str | None = None, ts: str | None = None, user: str | None = None) -> str:
+        """A response_url (`http://127.0.0.1:PORT/response/<n>`), tied to a message when given, for a
+        request of `user` (recorded with each call to it)."""
         with self._cond:
             self._serial += 1
-            self._response_urls[self._serial] = _ResponseUrl(dm_channel(channel) if channel else None, ts)
+            self._response_urls[self._serial] = _ResponseUrl(dm_channel(channel) if channel else None, ts, user)
             return f"{self.base_url}/response/{self._serial}"
 
     # ----------------------------------------------------------------- fault injection
@@ -474,6 +478,7 @@ class SlackStandIn:
             call = Call("response_url", params, None, time.time(), delayed=delayed, path=path, peer=peer)
             fault = self._take_fault("response_url")
             url = self._response_urls.get(int(number)) if number.isdigit() else None
+            call.user = url.user if url else None
             if fault is not None:
                 call.fault = status = fault[0]
                 text = _FAULT_ERRORS.get(status, "internal_error")

@@ -18,11 +18,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from handoff_bot.clock import Clock
 from handoff_bot.db import Database
 from handoff_bot.handoffs.lifecycle import ActionRefused
+from handoff_bot.handoffs.models import Handoff
 from handoff_bot.i18n import N_, Translator, translator
 from handoff_bot.outbox.models import NoticeKind
 from handoff_bot.outbox.service import enqueue
 from handoff_bot.slack.after_response import AfterResponse
 from handoff_bot.slack.blocks.common import unesc
+from handoff_bot.slack.blocks.replies import refusal_text
 from handoff_bot.slack.users import SlackDirectory
 from handoff_bot.slack.web_client import KeptRespond
 
@@ -136,9 +138,18 @@ class SlackContext:
         with self.db.read() as session:
             return work(session)
 
-    def tell(self, user_id: str, refusal: ActionRefused, channel_id: str | None) -> None:
-        """Queue a short answer only `user_id` sees (ephemeral in `channel_id`, else a DM)."""
+    def tell(self, user_id: str, refusal: ActionRefused, channel_id: str | None, payload: dict[str, Any]) -> None:
+        """Tell `user_id` why they may not, explained by the handoff as it is now: beside the click that
+        `payload` came with, through its response_url (it works where the bot is not a member), else
+        through the outbox (ephemeral in `channel_id`, else a DM)."""
         handoff_id = refusal.handoff.id if refusal.handoff is not None else None
+        if self.client is not None and payload.get("response_url"):
+            tr = self.tr(user_id)
+            text = self.read(lambda session: refusal_text(
+                tr, refusal.refusal.value, session.get(Handoff, handoff_id) if handoff_id else None, user_id))
+            if respond_to(self.client, payload)(response_type="ephemeral", replace_original=False,
+                                                 text=text).status_code == 200:
+                return
         self.run(lambda session: enqueue(
             session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), handoff_id=handoff_id,
             refusal=refusal.refusal.value, channel=channel_id,

@@ -104,9 +104,12 @@ class Bot:
         return self.standin.last_view(callback_id)
 
     def ephemerals(self, user: str) -> list[str]:
-        """The texts of ephemeral answers the bot sent to `user` (after delivering the outbox)."""
+        """The texts of the answers only `user` sees that the bot sent (after delivering the outbox): beside
+        their request through its response_url, or with chat.postEphemeral; in the order sent."""
         self.deliver()
-        return [c.params.get("text", "") for c in self.standin.calls_to("chat.postEphemeral", user=user) if c.ok]
+        return [c.params.get("text", "") for c in self.standin.calls if c.ok and (
+            (c.method == "chat.postEphemeral" and c.params.get("user") == user)
+            or (c.method == "response_url" and c.user == user and c.params.get("response_type") == "ephemeral"))]
 
 
 @pytest.fixture

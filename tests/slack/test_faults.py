@@ -56,6 +56,12 @@ def waiting(bot: Bot) -> list[OutboxMessage]:
     return [m for m in outbox(bot) if m.state in (OutboxState.PENDING, OutboxState.SENDING)]
 
 
+def posted_ephemerals(bot: Bot, user: str) -> list[str]:
+    """The answers only `user` sees that came through the outbox (not beside their request)."""
+    bot.deliver()
+    return [c.params["text"] for c in bot.standin.calls_to("chat.postEphemeral", user=user) if c.ok]
+
+
 def pump(bot: Bot, rounds: int = 500) -> None:
     """Deliver until nothing is pending, moving the clock to each retry when it is due (never past it)."""
     for _ in range(rounds):
@@ -189,17 +195,15 @@ def test_a_full_loop_completes_with_30_percent_of_writes_failing(bot: Bot, seed:
         (REQUESTER, N.RATING_REQUEST): 1,
     }
     assert len(standin.messages(RECIPIENT)) == 5 and len(standin.messages(REQUESTER)) == 5
-    ephemerals = [c for c in standin.calls_to("chat.postEphemeral") if c.ok]
-    refused = [c for c in ephemerals if c.params["user"] == OUTSIDER]
-    assert [c.params["channel"] for c in refused] == [dm_channel(REQUESTER)]
-    assert "Only <@UREQ>" in refused[0].params["text"]
+    # Answers beside a click: through its response_url, else as an ephemeral message through the outbox.
+    refused = bot.ephemerals(OUTSIDER)
+    assert len(refused) == 1 and "Only <@UREQ>" in refused[0]
     # A click whose modal Slack would not open (a 500, or a 429 not taken again in a second) was
-    # answered beside the click (its response_url, else the outbox): the user clicked again.
+    # answered: the user clicked again.
     tried = [c for c in standin.calls_to("views.open", include_faults=True)
              if c.params["view"]["callback_id"] != CallbackId.NEW]
     unopened = {c.params["trigger_id"] for c in tried} - {c.params["trigger_id"] for c in tried if c.ok}
-    beside = [c for c in standin.calls_to("response_url") if c.ok]
-    assert [c.params["text"] for c in ephemerals + beside if c not in refused] == [
+    assert bot.ephemerals(RECIPIENT) + bot.ephemerals(REQUESTER) == [
         "Slack could not open the form. Please click the button again."] * len(unopened)
     assert all(m.state is OutboxState.SENT for m in outbox(bot)), [(m.kind, m.state) for m in outbox(bot)]
 
@@ -366,6 +370,7 @@ def test_after_max_attempts_a_notice_is_dead_and_left_alone(bot: Bot) -> None:
     pump(bot)
     maximum = bot.runtime.deliverer.max_attempts
     bot.standin.fail("chat.postEphemeral", 500, times=maximum + 5)
+    bot.standin.fail("response_url", 500)  # not taken beside the click: the answer goes through the outbox
     assert bot.click(OUTSIDER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
     pump(bot)
     answer = outbox(bot)[-1]
@@ -521,6 +526,7 @@ def test_a_refusal_slack_fails_to_show_holds_up_none_of_the_handoffs_notices(bot
     pump(bot)
     post = bot.last(INTAKE, "New handoff for Finance")
     bot.standin.refuse("chat.postEphemeral", "fatal_error", times=2, user=OUTSIDER)
+    bot.standin.fail("response_url", 500)  # not taken beside the click: the answer goes through the outbox
     assert bot.click(OUTSIDER, ActionId.CLAIM, post).status == 200
     assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
     bot.deliver()  # the clock has not moved: the refusal waits for its retry, and nothing else does
@@ -531,12 +537,28 @@ def test_a_refusal_slack_fails_to_show_holds_up_none_of_the_handoffs_notices(bot
     assert "Only members of Finance" in answer.params["text"]
 
 
+def test_a_refusal_is_shown_beside_the_click_even_where_the_bot_is_not_a_member(bot: Bot) -> None:
+    """An intake channel the bot posts in without being invited (chat:write.public) takes no ephemeral
+    message from it; the click's response_url answers there all the same, with nothing queued."""
+    new_handoff(bot)
+    pump(bot)
+    post = bot.last(INTAKE, "New handoff for Finance")
+    bot.standin.refuse("chat.postEphemeral", "not_in_channel", channel=INTAKE)
+    assert bot.click(OUTSIDER, ActionId.CLAIM, post).status == 200
+    [answer] = [c for c in bot.standin.calls_to("response_url") if c.ok and c.user == OUTSIDER]
+    assert "Only members of Finance" in answer.params["text"]
+    assert (answer.params["response_type"], answer.params["replace_original"]) == ("ephemeral", False)
+    assert bot.standin.calls_to("chat.postEphemeral", include_faults=True) == []
+    assert not [m for m in outbox(bot) if m.kind is N.EPHEMERAL]
+
+
 @pytest.mark.parametrize("error", ["user_not_in_channel", "channel_not_found"])
 def test_a_refusal_slack_will_not_show_beside_the_message_comes_as_a_direct_message(bot: Bot, error: str) -> None:
     new_handoff(bot)
     pump(bot)
     post = bot.last(INTAKE, "New handoff for Finance")
     bot.standin.refuse("chat.postEphemeral", error, user=OUTSIDER)
+    bot.standin.fail("response_url", 500)  # not taken beside the click: the answer goes through the outbox
     assert bot.click(OUTSIDER, ActionId.CLAIM, post).status == 200
     assert bot.deliver() == 1
     assert "Only members of Finance" in bot.last(OUTSIDER)["text"]
@@ -612,7 +634,7 @@ def test_a_form_slack_would_not_open_is_explained_to_whoever_asked(bot: Bot) -> 
     bot.standin.fail("response_url", 500)  # Slack does not take the answer there: it comes through the outbox
     assert bot.slack.command(REQUESTER, "").status == 200
     pump(bot)
-    assert bot.ephemerals(REQUESTER) == answers[1:]  # the same answer
+    assert posted_ephemerals(bot, REQUESTER) == answers[1:]  # the same answer
 
 
 def test_a_click_that_comes_without_a_trigger_id_is_asked_again(bot: Bot) -> None:
@@ -668,7 +690,7 @@ def test_a_form_whose_trigger_expired_while_its_job_waited_is_not_asked_of_slack
     bot.standin.fail("response_url", 500)  # then it comes through the outbox, as a message only they see
     assert late.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, channel=RECIPIENT, ts=card["ts"]).status == 200
     pump(bot)
-    assert bot.ephemerals(RECIPIENT) == ["Slack could not open the form. Please click the button again."]
+    assert posted_ephemerals(bot, RECIPIENT) == ["Slack could not open the form. Please click the button again."]
     restate = modal(bot, lambda: bot.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card), CallbackId.RESTATE)
     assert restate["callback_id"] == CallbackId.RESTATE
 

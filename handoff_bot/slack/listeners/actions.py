@@ -64,7 +64,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                 ids = _ids(body["actions"][0].get("value", ""), parts)
                 ctx.run(lambda session: change(session, ids, user_id))
             except ActionRefused as refusal:
-                ctx.tell(user_id, refusal, channel_of(body))
+                ctx.tell(user_id, refusal, channel_of(body), body)
         later(action_id, work)
 
     def modal_on(action_id: ActionId, parts: int, build: Build) -> None:
@@ -79,7 +79,7 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
                 ids = _ids(body["actions"][0].get("value", ""), parts)
                 view = ctx.read(lambda session: build(session, ids, user_id, tr))
             except ActionRefused as refusal:
-                ctx.tell(user_id, refusal, channel_of(body))
+                ctx.tell(user_id, refusal, channel_of(body), body)
                 return
             try:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -169,12 +169,12 @@ def register(app: App, ctx: SlackContext, client: WebClient) -> None:
             return digest is not None
 
         if not ctx.run(send):
-            ctx.say(user_id, N_("You manage no department, so there is nothing to report."), channel_of(body))
+            ctx.answer(user_id, N_("You manage no department, so there is nothing to report."), channel_of(body), body)
 
     later(ActionId.HOME_DIGEST, show_digest)
 
     def unknown(body: dict[str, Any]) -> None:
-        ctx.say(body["user"]["id"], N_("That button is no longer in use."), channel_of(body))
+        ctx.answer(body["user"]["id"], N_("That button is no longer in use."), channel_of(body), body)
 
     def click(ack: Ack, body: dict[str, Any]) -> None:
         # One listener for every button: Bolt tries its listeners one by one, each try costing about
