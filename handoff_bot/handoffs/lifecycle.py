@@ -194,6 +194,8 @@ def apply(
     target = to_state or move.to_state
     if target is not None:
         handoff.state = target
+    if target is not None or action in TAKES_TURNS:  # moved on: what was asked of anyone before is settled
+        handoff.step += 1
     handoff.updated_at = now
     event = HandoffEvent(
         handoff_id=handoff.id, at=now, actor_id=actor_id, action=action.value,

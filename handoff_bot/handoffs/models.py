@@ -90,6 +90,9 @@ class Handoff(Base):
     priority: Mapped[Priority] = mapped_column(str_enum(Priority))
     state: Mapped[HandoffState] = mapped_column(str_enum(HandoffState))
     rounds: Mapped[int] = mapped_column(default=0)
+    # How many times the handoff has moved on (to another state, another recipient, the other side's turn):
+    # a reminder or nudge sent at an earlier step asked for something that is settled.
+    step: Mapped[int] = mapped_column(default=0, server_default="0")
     escalated: Mapped[bool] = mapped_column(default=False)
     # The confirm clock runs while the recipient owes a restatement (sent, clarifying) and pauses
     # while the requester reviews one: working seconds used so far, and since when it runs again.

@@ -503,7 +503,8 @@ def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
         raise ActionRefused(Refusal.ALREADY_NUDGED, handoff)
     handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
     if target := followups.waits_on(handoff):
-        enqueue(session, N.REMINDERS, target, now, items=[{"h": handoff.id, "k": "nudge", "by": actor_id}])
+        enqueue(session, N.REMINDERS, target, now,
+                items=[followups.reminder_item(handoff, followups.Item.NUDGE, by=actor_id)])
     return handoff
 
 

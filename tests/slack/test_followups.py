@@ -342,3 +342,47 @@ def test_a_requester_who_manages_their_department_is_reminded_not_escalated_to(f
     assert [tick(fast, timedelta(hours=1)) for _ in range(4)] == [1, 1, 1, 1]
     assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 4
     assert not [m for m in fast.posts(REQUESTER) if "has not reviewed" in m["text"]]
+
+
+def clarify(bot: Bot, text: str = "with VAT") -> None:
+    """The requester asks for a clarification of the latest restatement; the outbox delivered."""
+    assert bot.click(REQUESTER, ActionId.CLARIFY, bot.last(REQUESTER, "restated")).status == 200
+    bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.CLARIFY),
+                              {BlockId.CLARIFICATION: {"value": {"type": "plain_text_input", "value": text}}})
+    bot.deliver()
+
+
+def test_a_review_escalation_of_an_earlier_round_stays_settled(fast: Bot) -> None:
+    fast.standin.add_user("USMGR", tz="Europe/London")
+    with fast.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER,
+                                     added_at=fast.clock.now()))
+    send(fast)
+    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
+    assert [tick(fast, timedelta(hours=1)) for _ in range(3)] == [1, 1, 1]  # two reminders, then the managers
+    escalation = fast.last("USMGR", "has not reviewed")
+    review_reminders = [m for m in fast.posts(REQUESTER) if "please review" in m["text"]]
+    clarify(fast)
+    was = ":white_check_mark: ~Prepare the Q3 invoice~ Now: "
+    assert fast.now(escalation)["text"] == was + "<@UREQ> clarified; waiting for <@UREC> to restate again."
+
+    restate(fast, fast.last(RECIPIENT, "clarified"), ["sum with VAT", "attach"], count=2)
+    round_two = was + "Waiting for <@UREQ> to review the restatement (round 2)."
+    assert fast.now(escalation)["text"] == round_two  # round 2 is new: no reminder went out for it yet
+    assert [fast.now(m)["text"] for m in review_reminders] == [round_two, round_two]
+    assert [buttons(fast.now(m)) for m in review_reminders] == [[], []]
+
+
+def test_a_nudge_or_a_reminder_of_an_earlier_round_stays_settled(fast: Bot) -> None:
+    send(fast, title="One")
+    assert tick(fast, timedelta(hours=1)) == 1
+    reminder = fast.last(RECIPIENT, "waits for you")
+    assert fast.slack.block_action(MANAGER, ActionId.NUDGE, str(handoff(fast).id), channel_id="DMGR").status == 200
+    fast.deliver()
+    nudge = fast.last(RECIPIENT, "asks you to act")
+    assert buttons(nudge) == [ActionId.CONFIRM_UNDERSTANDING]
+    restate(fast, nudge, ["sum", "attach"], count=1)
+    clarify(fast)
+    settled = ":white_check_mark: ~One~ Now: <@UREQ> clarified; waiting for <@UREC> to restate again."
+    assert [fast.now(m)["text"] for m in (nudge, reminder)] == [settled, settled]
+    assert [buttons(fast.now(m)) for m in (nudge, reminder)] == [[], []]

@@ -105,7 +105,7 @@ def _buttons(tr: Translator, item: dict[str, Any], h: Handoff) -> list[dict[str,
 
 def current(items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff], target: str) -> list[dict[str, Any]]:
     """The items to `target` still true now: a reminder that no longer applies is not sent."""
-    return [i for i in items if (h := handoffs.get(int(i["h"]))) is not None and applies(i["k"], h, target)]
+    return [i for i in items if (h := handoffs.get(int(i["h"]))) is not None and applies(i, h, target)]
 
 
 def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff], target: str) -> Message:
@@ -116,7 +116,7 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
     lines: list[str] = []
     for number, item in enumerate(items):
         h = handoffs[int(item["h"])]
-        if applies(item["k"], h, target):
+        if applies(item, h, target):
             lines.append(_line(tr, item, h, target))
             blocks.append(section(lines[-1]))
             if item["k"] in (Item.ESCALATION, Item.REVIEW_ESCALATION, Item.OVERDUE_MANAGER):
