@@ -77,24 +77,30 @@ TO_RECEIVING = frozenset({Item.CONFIRM_REMINDER, Item.DUE_SOON, Item.OVERDUE, It
 # moves on they are settled, even when it comes back to a like state (another round, the same recipient again).
 OF_ONE_STEP = frozenset({Item.CONFIRM_REMINDER, Item.REVIEW_REMINDER, Item.REVIEW_ESCALATION, Item.ESCALATION,
                          Item.ESCALATED, Item.NUDGE})
+# Items that say the work is late: true while the handoff is past the deadline they were sent after.
+LATE = frozenset({Item.OVERDUE, Item.OVERDUE_REQUESTER, Item.OVERDUE_MANAGER})
 
 
-def reminder_item(handoff: Handoff, kind: Item, **more: str) -> dict[str, Any]:
-    """One line of a reminder message about `handoff`, as it is kept with the message: with the step the
-    handoff was at, so that it can be rendered truly later on."""
-    return {"h": handoff.id, "k": kind.value, "s": handoff.step, **more}
+def reminder_item(handoff: Handoff, kind: Item, now: datetime, **more: str) -> dict[str, Any]:
+    """One line of a reminder message about `handoff`, sent at `now`, as it is kept with the message: with
+    the step the handoff was at, so that it can be rendered truly later on."""
+    return {"h": handoff.id, "k": kind.value, "s": handoff.step, "at": now.isoformat(), **more}
 
 
 def applies(item: Mapping[str, Any], handoff: Handoff, target: str) -> bool:
     """Whether a reminder item about `handoff` (see `reminder_item`), sent to `target` (a user or channel id),
     is still true: the handoff is in a state it speaks of, at the step it was sent at (for the items that ask
-    for one step); for the receiving side's items, `target` still receives it (not after a reassignment or
-    a claim); an escalation stands until a reassignment gives the handoff a fresh start, while the receiving
-    side still owes its restatement. An item kept before steps were (no `s`) is judged by the state alone."""
+    for one step); overdue, still past the deadline it was sent after; for the receiving side's items,
+    `target` still receives it (not after a reassignment or a claim); an escalation stands until a
+    reassignment gives the handoff a fresh start, while the receiving side still owes its restatement.
+    An item kept before steps and times were (no `s`, no `at`) is judged by the state alone."""
     kind = Item(item["k"])
     if handoff.state not in APPLIES.get(kind, frozenset()):
         return False
     if kind in OF_ONE_STEP and item.get("s", handoff.step) != handoff.step:
+        return False
+    if kind in LATE and "at" in item and (
+            handoff.deadline_at is None or handoff.deadline_at > datetime.fromisoformat(item["at"])):
         return False
     if kind in (Item.ESCALATION, Item.ESCALATED):
         return handoff.escalated
@@ -350,7 +356,7 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
         if followup.kind is K.NEGOTIATION_STALLED:
             stalled += [(manager, handoff) for manager in both_sides_managers(session, handoff)]
         for target, item in _addressees(session, handoff, followup.kind):
-            messages[target].append(reminder_item(handoff, item))
+            messages[target].append(reminder_item(handoff, item, now))
             about.setdefault(target, handoff)
         if followup.kind in (K.ESCALATION, K.OVERDUE):  # what the Home tabs show has changed
             refresh_homes(session, [handoff.requester_id, handoff.recipient_id,

@@ -504,7 +504,7 @@ def nudge(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
     handoff = _apply(session, handoff_id, Action.NUDGE, actor_id, now)
     if target := followups.waits_on(handoff):
         enqueue(session, N.REMINDERS, target, now,
-                items=[followups.reminder_item(handoff, followups.Item.NUDGE, by=actor_id)])
+                items=[followups.reminder_item(handoff, followups.Item.NUDGE, now, by=actor_id)])
     return handoff
 
 

@@ -4,7 +4,7 @@ requester accepts or counters, and a negotiation left unsettled reaches the mana
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -278,10 +278,10 @@ def test_a_due_date_moved_by_agreement_is_kept_anew(both_managed: Bot) -> None:
     bot.deliver()
     assert handoff(bot).state is HandoffState.CONFIRMED
     tick(bot, timedelta(days=1))
-    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 1  # not yet late again
+    assert not [m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]  # not late any more, nor yet again
     assert bot.last(RECIPIENT, "is due 2026-03-06")  # the new date is announced the day before
     tick(bot, timedelta(days=2))
-    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 2
+    assert len([m for m in bot.posts(RECIPIENT) if "is overdue" in m["text"]]) == 1
 
 
 def test_proposing_the_due_date_it_already_has_changes_nothing(bot: Bot) -> None:
@@ -399,3 +399,25 @@ def test_a_stalled_negotiation_ended_by_a_reassignment_says_who_had_negotiated(b
     stalled = bot.last(MANAGER, "has stalled")
     reassign(bot, MEMBER)
     assert "between <@UREC> and <@UREQ> is over" in str(bot.now(stalled)["blocks"])
+
+
+def test_the_overdue_notices_are_settled_once_a_later_due_date_is_agreed(bot: Bot) -> None:
+    set_standard(bot, working_hours="always")
+    card = send(bot, due="2026-03-04")
+    restate(bot, card, ["Totals by region", "With receipts"], count=1)
+    assert bot.click(REQUESTER, ActionId.ACCEPT, bot.last(REQUESTER, "restated")).status == 200
+    bot.deliver()
+    bot.clock.set(datetime(2026, 3, 3, 16, 0, tzinfo=timezone.utc))  # Wednesday 00:00 in Shanghai
+    assert tick(bot) == 1  # due tomorrow
+    bot.clock.set(datetime(2026, 3, 4, 16, 0, tzinfo=timezone.utc))  # Thursday 00:00 in Shanghai
+    assert tick(bot) == 1
+    overdue = [bot.last(user, "is overdue") for user in (RECIPIENT, REQUESTER, MANAGER)]
+    assert [buttons(m) for m in overdue] == [[ActionId.MARK_DONE], [], [ActionId.NUDGE, ActionId.REASSIGN]]
+
+    offer(bot, RECIPIENT, bot.now(card), ActionId.PROPOSE, terms("change", due="2026-03-12", reason="Auditors late"))
+    assert bot.click(REQUESTER, ActionId.AGREE, bot.last(REQUESTER, "proposes other terms")).status == 200
+    bot.deliver()
+    settled = (":white_check_mark: ~Prepare the Q3 invoice~ Now: Understanding confirmed; <@UREC> is on it, "
+               "due 2026-03-12.")
+    assert [bot.now(m)["text"] for m in overdue] == [settled.replace("*", "")] * 3
+    assert [buttons(bot.now(m)) for m in overdue] == [[], [], []]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from handoff_bot.followups.service import TO_RECEIVING, Item, applies
+from handoff_bot.followups.service import LATE, TO_RECEIVING, Item, applies
 from handoff_bot.handoffs.models import Handoff, HandoffState
 from handoff_bot.i18n import Translator
 from handoff_bot.slack.blocks import labels
@@ -124,6 +124,9 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
                                         standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
                 blocks.append(actions(f"item_{number}_{h.id}", *buttons))
+        elif item["k"] in LATE and h.is_open and h.due_date:  # no longer late: a later due date was agreed
+            lines.append(_(":white_check_mark: ~{title}~ Now: {status}, due {due}.", title=esc(h.title),
+                           status=labels.status(tr, h), due=h.due_date.isoformat()))
         else:
             lines.append(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
                            status=labels.status(tr, h)))
