@@ -83,8 +83,9 @@ LATE = frozenset({Item.OVERDUE, Item.OVERDUE_REQUESTER, Item.OVERDUE_MANAGER})
 
 def reminder_item(handoff: Handoff, kind: Item, now: datetime, **more: str) -> dict[str, Any]:
     """One line of a reminder message about `handoff`, sent at `now`, as it is kept with the message: with
-    the step the handoff was at, so that it can be rendered truly later on."""
-    return {"h": handoff.id, "k": kind.value, "s": handoff.step, "at": now.isoformat(), **more}
+    the step the handoff was at and who had it then, so that it can be rendered truly later on."""
+    return {"h": handoff.id, "k": kind.value, "s": handoff.step, "at": now.isoformat(), "to": handoff.recipient_id,
+            **more}
 
 
 def applies(item: Mapping[str, Any], handoff: Handoff, target: str) -> bool:

@@ -282,7 +282,7 @@ def concerned(session: Session, handoff: Handoff) -> list[str]:
 
 def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
     """A member of the receiving department takes an unassigned handoff. The department's confirm
-    clock runs on from the handoff's sending (and an escalation stands)."""
+    clock runs on from the handoff's sending (and an escalation stands, saying it went unclaimed)."""
     handoff = _apply(session, handoff_id, Action.CLAIM, actor_id, now)
     handoff.recipient_id = actor_id
     enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)

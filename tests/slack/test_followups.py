@@ -264,6 +264,9 @@ def test_claiming_an_escalated_handoff_keeps_the_escalation_and_clears_the_chann
     fast.deliver()
     assert (handoff(fast).recipient_id, handoff(fast).escalated) == (MEMBER, True)
     assert buttons(fast.now(escalation)) == [ActionId.NUDGE, ActionId.REASSIGN]  # still late: managers may act
+    assert fast.now(escalation)["text"] == (  # it went unclaimed: the member got none of the reminders
+        ":rotating_light: Prepare the Q3 invoice from <@UREQ> was still unclaimed in Finance after 2 reminders; "
+        "<@UMEM> has claimed it since.")
     assert all(buttons(m) == [] for m in fast.posts(INTAKE))  # the channel's reminders are no longer its to act on
 
 

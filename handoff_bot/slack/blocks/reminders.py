@@ -40,6 +40,13 @@ def _line(tr: Translator, item: dict[str, Any], h: Handoff, target: str) -> str:
             ":rotating_light: <@{requester}> ({source}) has not reviewed how <@{recipient}> restated *{title}* "
             "after {n} reminders.",
             int(h.standard["escalate_after"]), requester=requester, source=source, recipient=recipient, title=title)
+    if kind is Item.ESCALATION and recipient and item.get("to", recipient) is None:  # claimed since
+        return tr.ngettext(
+            ":rotating_light: *{title}* from <@{requester}> was still unclaimed in {department} after {n} reminder; "
+            "<@{recipient}> has claimed it since.",
+            ":rotating_light: *{title}* from <@{requester}> was still unclaimed in {department} after {n} reminders; "
+            "<@{recipient}> has claimed it since.",
+            h.confirm_reminders, title=title, requester=requester, department=department, recipient=recipient)
     if kind is Item.ESCALATION and recipient:
         return tr.ngettext(
             ":rotating_light: *{title}* from <@{requester}> has not been confirmed by <@{recipient}> "
