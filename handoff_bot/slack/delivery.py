@@ -384,6 +384,7 @@ class Deliverer:
                 .order_by(SlackMessage.id)
             ))
             facts.delivered = self._cards_posted(session, handoff.id)  # even where it can no longer be updated
+            latest_card = {r.target: r.id for r in records if r.kind is NoticeKind.RECIPIENT_CARD}
             for record in records:
                 locale = locales.get(record.target) or locales.get(handoff.requester_id)
                 if record.kind is NoticeKind.REMINDERS:
@@ -391,6 +392,8 @@ class Deliverer:
                                          self._load(session, record.params["items"]), record.target)
                 else:
                     facts.params, facts.target = record.params, record.target
+                    facts.superseded = (record.kind is NoticeKind.RECIPIENT_CARD
+                                        and latest_card[record.target] != record.id)
                     rendered = render(record.kind, translator(locale), facts)
                 digest = _hash(rendered)
                 if digest != record.content_hash:

@@ -352,3 +352,21 @@ def test_the_card_shows_the_longest_details_and_key_points_whole(bot: Bot) -> No
     assert escaped in shown  # all of it, though it is far longer than one section holds
     assert all(f"{n}. Point {n}: " + "R&amp;D &amp; P&amp;L " * 28 in shown for n in range(1, 11))
     assert bot.standin.violations == []
+
+
+def test_a_handoff_reassigned_back_to_its_first_recipient_has_one_card_with_buttons(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    first_card = bot.last(RECIPIENT, "New handoff")
+    reassign(bot, MEMBER)
+    told = bot.last(RECIPIENT, "reassigned")
+    assert "nothing more is needed from you" in str(told["blocks"])
+
+    reassign(bot, RECIPIENT)
+    assert "nothing more is needed" not in str(bot.now(told)["blocks"])
+    assert f"*Prepare the Q3 invoice* was reassigned to <@{MEMBER}>, then back to you." in str(
+        bot.now(told)["blocks"])
+    cards = [m for m in bot.posts(RECIPIENT) if "New handoff" in m["text"]]
+    assert [buttons(m) for m in cards] == [[], [ActionId.CONFIRM_UNDERSTANDING, ActionId.ASK, ActionId.PROPOSE]]
+    assert "the newer card below" in str(bot.now(first_card)["blocks"])
+    assert buttons(bot.last(MEMBER, "New handoff")) == []

@@ -60,6 +60,7 @@ class Facts:
     params: dict[str, Any] = field(default_factory=dict)
     target: str = ""  # whom the message is for (a user or channel id)
     delivered: frozenset[str] = frozenset()  # where the handoff's card or intake post has been posted
+    superseded: bool = False  # a card, followed by a newer one to the same person (it came back to them)
 
     def round(self, number: int) -> UnderstandingRound | None:
         return next((r for r in self.rounds if r.number == number), None)
@@ -115,7 +116,7 @@ def _summary(tr: Translator, facts: Facts, *, with_questions: bool = True) -> li
 
 
 def recipient_card(tr: Translator, facts: Facts) -> Message:
-    """The recipient's DM: the handoff and what they can do next."""
+    """The recipient's DM: the handoff and what they can do next (on their latest card only)."""
     _ = tr.gettext
     h = facts.handoff
     intro = _("<@{requester}> handed off work to you.", requester=h.requester_id)
@@ -124,6 +125,8 @@ def recipient_card(tr: Translator, facts: Facts) -> Message:
     blocks = [section(intro), *_summary(tr, facts)]
     if moved := _reassigned(tr, facts):
         blocks.append(moved)
+    elif facts.superseded:
+        blocks.append(context(_("Reassigned back to you: the newer card below has the buttons.")))
     elif buttons := card_buttons(tr, h):
         blocks.append(actions(BlockId.ACTIONS, *buttons))
     return Message(_("New handoff from <@{requester}>: {title}", requester=h.requester_id, title=esc(h.title)), blocks)
@@ -354,8 +357,12 @@ def reassigned(tr: Translator, facts: Facts) -> Message:
     """To the former recipient: a manager gave the handoff to someone else."""
     _ = tr.gettext
     h = facts.handoff
-    text = _("*{title}* was reassigned to <@{user}>; nothing more is needed from you.", title=esc(h.title),
-             user=facts.params.get("to", h.recipient_id))
+    user = facts.params.get("to", h.recipient_id)
+    if facts.target and facts.target == h.recipient_id:  # it came back to them since
+        text = _("*{title}* was reassigned to <@{user}>, then back to you.", title=esc(h.title), user=user)
+    else:
+        text = _("*{title}* was reassigned to <@{user}>; nothing more is needed from you.", title=esc(h.title),
+                 user=user)
     return Message(_("{title} was reassigned", title=esc(h.title)), [section(text)])
 
 
