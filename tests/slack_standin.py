@@ -232,6 +232,13 @@ class SlackStandIn:
         """
         return [c for c in self.calls if _matches(c, method, include_faults, match)]
 
+    def private_answers(self, user: str) -> list[str]:
+        """The texts of the answers only `user` sees, in the order sent: ephemeral messages, and answers
+        beside their requests (an ephemeral `response_url` answer)."""
+        return [c.params.get("text", "") for c in self.calls if c.ok and (
+            (c.method == "chat.postEphemeral" and c.params.get("user") == user)
+            or (c.method == "response_url" and c.user == user and c.params.get("response_type") == "ephemeral"))]
+
     def clear(self) -> None:
         """Forget the recorded calls and violations (messages, views and users stay)."""
         with self._cond:

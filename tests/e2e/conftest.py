@@ -365,10 +365,10 @@ class E2E:
                     if callback_id is None or (c.params.get("view") or {}).get("callback_id") == callback_id])
 
     def ephemerals(self, user: str) -> list[str]:
-        return [c.params.get("text", "") for c in self.standin.calls_to("chat.postEphemeral", user=user) if c.ok]
+        return self.standin.private_answers(user)
 
     def wait_ephemerals(self, user: str, count: int) -> list[str]:
-        """The texts of the first `count` ephemeral answers to `user`, waiting for them."""
+        """The texts of the first `count` answers only `user` sees, waiting for them."""
         self.standin.wait_for(lambda _: len(self.ephemerals(user)) >= count, WAIT)
         return self.ephemerals(user)
 

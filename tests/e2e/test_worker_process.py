@@ -54,14 +54,14 @@ def test_the_work_requests_start_is_done_by_a_worker_at_a_lower_priority(e2e: E2
 
     e2e.submit_new(e2e.open_new_form(), recipient=RECIPIENT)  # the form opened after the ack
     card = e2e.wait_message(RECIPIENT, "New handoff", with_buttons=CARD_BUTTONS)
-    e2e.click(OUTSIDER, ActionId.CONFIRM_UNDERSTANDING, card)  # refused after the ack
+    e2e.click(OUTSIDER, ActionId.CONFIRM_UNDERSTANDING, card)  # refused after the ack, beside the click
     assert len(e2e.wait_ephemerals(OUTSIDER, 1)) == 1
     e2e.click(RECIPIENT, ActionId.CONFIRM_UNDERSTANDING, card)  # the modal opened after the ack
     e2e.wait_view(CallbackId.RESTATE)
-    # The worker delivered card, receipt, refusal (and the manager's digest); /metrics counts them.
+    # The worker delivered card and receipt (and the manager's digest); /metrics counts them.
     e2e.wait_outbox_idle()
     sent = len([m for m in e2e.outbox() if m.state is OutboxState.SENT])
-    assert sent >= 3
+    assert sent >= 2
     wait_until(lambda: f"handoff_outbox_delivered_total {sent:.1f}" in http_get(e2e.app.url + "/metrics")[1],
                what=f"/metrics to count the worker's {sent} deliveries")
 

@@ -107,9 +107,7 @@ class Bot:
         """The texts of the answers only `user` sees that the bot sent (after delivering the outbox): beside
         their request through its response_url, or with chat.postEphemeral; in the order sent."""
         self.deliver()
-        return [c.params.get("text", "") for c in self.standin.calls if c.ok and (
-            (c.method == "chat.postEphemeral" and c.params.get("user") == user)
-            or (c.method == "response_url" and c.user == user and c.params.get("response_type") == "ephemeral"))]
+        return self.standin.private_answers(user)
 
 
 @pytest.fixture
