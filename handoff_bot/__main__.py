@@ -280,8 +280,10 @@ def digest_send(args: argparse.Namespace, settings: Settings) -> int:
         settings: where the database is, and Slack.
     """
     from slack_sdk import WebClient
+    from sqlalchemy import func, select
 
     from handoff_bot.digests.jobs import DigestRunner
+    from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState
     from handoff_bot.slack.delivery import Deliverer
     from handoff_bot.slack.users import SlackDirectory
 
@@ -291,11 +293,17 @@ def digest_send(args: argparse.Namespace, settings: Settings) -> int:
             if settings.bot_token else None
         directory = SlackDirectory(database, client, clock) if client is not None else None
         queued = DigestRunner(database, clock, lambda: None, directory).run_once(on_schedule=not args.now)
-        print(f"{queued} digest{'' if queued == 1 else 's'} queued.")
-        if queued and client is not None and directory is not None:
+        with database.read() as session:  # with those an earlier run queued and did not see delivered
+            waiting = session.scalar(select(func.count()).where(
+                OutboxMessage.kind == NoticeKind.DIGEST,
+                OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]))) or 0
+        earlier = waiting - queued
+        left = f" {earlier} queued before {'is' if earlier == 1 else 'are'} still to be delivered." if earlier else ""
+        print(f"{queued} digest{'' if queued == 1 else 's'} queued.{left}")
+        if waiting and client is not None and directory is not None:
             delivered = Deliverer(database, client, directory, clock).drain()
             print(f"{delivered} message{'' if delivered == 1 else 's'} delivered to Slack.")
-        elif queued:
+        elif waiting:
             print("SLACK_BOT_TOKEN is not set here: the running bot delivers them from its outbox.")
     return 0
 

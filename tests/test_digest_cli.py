@@ -44,9 +44,11 @@ def test_send_now_twice_queues_each_managers_digest_once(tmp_path: Path, importe
         "2 digests queued.", "SLACK_BOT_TOKEN is not set here: the running bot delivers them from its outbox."]
     again = run(tmp_path, imported, "digest", "send", "--now")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines() == ["0 digests queued."]
+    assert again.stdout.splitlines() == [
+        "0 digests queued. 2 queued before are still to be delivered.",
+        "SLACK_BOT_TOKEN is not set here: the running bot delivers them from its outbox."]
     on_schedule = run(tmp_path, imported, "digest", "send")
-    assert on_schedule.stdout.splitlines() == ["0 digests queued."]
+    assert on_schedule.stdout.splitlines()[0] == "0 digests queued. 2 queued before are still to be delivered."
 
 
 def test_send_now_delivers_when_slack_is_configured(tmp_path: Path, imported: str, standin: SlackStandIn) -> None:
@@ -59,6 +61,18 @@ def test_send_now_delivers_when_slack_is_configured(tmp_path: Path, imported: st
     posted = standin.calls_to("chat.postMessage")
     assert sorted(c.params["channel"] for c in posted) == ["U0MGR1", "U0MGR2"]
     assert all(c.params["text"].startswith("Weekly digest for ") for c in posted)
+
+
+def test_send_delivers_the_digests_an_earlier_run_queued_and_left(tmp_path: Path, imported: str,
+                                                                   standin: SlackStandIn) -> None:
+    """A run that queued the digests and stopped before they went out (no token here, or killed): the
+    next run delivers them, though it has nothing new to queue."""
+    assert run(tmp_path, imported, "digest", "send", "--now").stdout.startswith("2 digests queued.")
+    result = run(tmp_path, imported, "digest", "send", SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=standin.api_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["0 digests queued. 2 queued before are still to be delivered.",
+                                          "2 messages delivered to Slack."]
+    assert sorted(c.params["channel"] for c in standin.calls_to("chat.postMessage")) == ["U0MGR1", "U0MGR2"]
 
 
 def test_preview_prints_the_digest_as_text(tmp_path: Path, imported: str) -> None:
