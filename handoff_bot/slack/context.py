@@ -97,10 +97,21 @@ class SlackContext:
                 tr = self.tr(user_id)
             except SQLAlchemyError:  # their language is kept in the database
                 tr = translator(None)
-            if respond_to(self.client, payload)(response_type="ephemeral", replace_original=False,
-                                                 text=tr.gettext(message, **values)).status_code == 200:
+            if self._beside(payload, tr.gettext(message, **values)):
                 return
         self.say(user_id, message, channel_id, **values)
+
+    def _beside(self, payload: dict[str, Any], text: str) -> bool:
+        """Answer `text` to the user alone, beside the request `payload` came with (its response_url);
+        False when it has none or Slack did not take the answer."""
+        if self.client is None or not payload.get("response_url"):
+            return False
+        try:
+            answer = respond_to(self.client, payload)(response_type="ephemeral", replace_original=False, text=text)
+        except OSError as error:
+            log.warning("the answer beside the request did not reach Slack: %s", error)
+            return False
+        return answer.status_code == 200
 
     def trigger_expired(self, payload: dict[str, Any]) -> bool:
         """Whether the trigger_id of a job's `payload` is past its 3 s (the job waited behind others) or
@@ -143,12 +154,11 @@ class SlackContext:
         `payload` came with, through its response_url (it works where the bot is not a member), else
         through the outbox (ephemeral in `channel_id`, else a DM)."""
         handoff_id = refusal.handoff.id if refusal.handoff is not None else None
-        if self.client is not None and payload.get("response_url"):
+        if payload.get("response_url"):
             tr = self.tr(user_id)
             text = self.read(lambda session: refusal_text(
                 tr, refusal.refusal.value, session.get(Handoff, handoff_id) if handoff_id else None, user_id))
-            if respond_to(self.client, payload)(response_type="ephemeral", replace_original=False,
-                                                 text=text).status_code == 200:
+            if self._beside(payload, text):
                 return
         self.run(lambda session: enqueue(
             session, NoticeKind.EPHEMERAL, user_id, self.clock.now(), handoff_id=handoff_id,
