@@ -415,7 +415,7 @@ def ask(
 
 
 def answer(session: Session, question_id: int, actor_id: str, text: str, now: datetime) -> Question:
-    """The requester answers a question.
+    """The requester answers a question; whoever has the handoff now is told.
 
     Raises:
         InvalidInput: the answer is empty or too long (field `answer`).
@@ -432,7 +432,9 @@ def answer(session: Session, question_id: int, actor_id: str, text: str, now: da
     question.answer, question.answered_by, question.answered_at = body, actor_id, now
     lifecycle.apply(session, handoff, Action.ANSWER, actor_id, now,
                     is_member=_is_member(session, handoff), payload={"question": question.id})
-    enqueue(session, N.ANSWER, question.asked_by, now, handoff_id=handoff.id, question=question.id)
+    # To whoever has the handoff now: after a reassignment, not the former recipient who asked.
+    enqueue(session, N.ANSWER, handoff.recipient_id or question.asked_by, now, handoff_id=handoff.id,
+            question=question.id)
     _refresh(session, handoff, now)
     return question
 

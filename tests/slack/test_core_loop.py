@@ -260,6 +260,25 @@ def test_the_former_recipients_confirmation_offers_no_mark_done_once_the_new_one
     assert ActionId.MARK_DONE in str(bot.last(MEMBER, "confirmed your understanding")["blocks"])
 
 
+def test_an_answer_after_a_reassignment_goes_to_whoever_has_the_handoff_now(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
+    bot.deliver()
+    assert bot.click(RECIPIENT, ActionId.ASK, bot.last(RECIPIENT, "New handoff")).status == 200
+    assert bot.slack.view_submission(RECIPIENT, bot.wait_view(CallbackId.ASK), {
+        BlockId.QUESTION_KIND: {"value": radio_value("closed")},
+        BlockId.QUESTION: {"value": text_value("EUR or USD?")}}).text == ""
+    bot.deliver()
+    reassign(bot, MEMBER)
+    assert bot.click(REQUESTER, ActionId.ANSWER, bot.last(REQUESTER, "asks about")).status == 200
+    assert bot.slack.view_submission(REQUESTER, bot.wait_view(CallbackId.ANSWER), {
+        BlockId.ANSWER: {"value": text_value("EUR")}}).text == ""
+    bot.deliver()
+    told = bot.last(MEMBER, "answered")
+    assert told["text"] == "<@UREQ> answered a question about Prepare the Q3 invoice"
+    assert f"answered the question <@{RECIPIENT}> asked" in str(told["blocks"]) and "EUR" in str(told["blocks"])
+    assert not [m for m in bot.posts(RECIPIENT) if "answered" in m["text"]]  # told nothing more is needed
+
+
 def test_a_reassign_form_opened_before_another_reassignment_is_out_of_date(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
     bot.deliver()

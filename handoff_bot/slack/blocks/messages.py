@@ -303,18 +303,22 @@ def question(tr: Translator, facts: Facts) -> Message:
 
 
 def answer(tr: Translator, facts: Facts) -> Message:
-    """To the recipient: the requester's answer to their question."""
+    """To the recipient: the requester's answer to their question (or, after a reassignment, to the question
+    the former recipient asked)."""
     _ = tr.gettext
     h = facts.handoff
     q = facts.question(int(facts.params["question"]))
     assert q is not None
-    blocks = [
-        section(_("<@{requester}> answered your question about *{title}*:", requester=h.requester_id,
-                  title=esc(h.title))),
-        *sections(_("*Q*: {text}", text=esc(cut(q.text, 1000))) + "\n" + quote(q.answer)),
-    ]
-    return Message(_("<@{requester}> answered your question about {title}", requester=h.requester_id,
-                     title=esc(h.title)), blocks)
+    if facts.target in (None, q.asked_by):
+        head = _("<@{requester}> answered your question about *{title}*:", requester=h.requester_id,
+                 title=esc(h.title))
+        text = _("<@{requester}> answered your question about {title}", requester=h.requester_id, title=esc(h.title))
+    else:
+        head = _("<@{requester}> answered the question <@{asker}> asked about *{title}*:", requester=h.requester_id,
+                 asker=q.asked_by, title=esc(h.title))
+        text = _("<@{requester}> answered a question about {title}", requester=h.requester_id, title=esc(h.title))
+    blocks = [section(head), *sections(_("*Q*: {text}", text=esc(cut(q.text, 1000))) + "\n" + quote(q.answer))]
+    return Message(text, blocks)
 
 
 def rating_request(tr: Translator, facts: Facts) -> Message:
