@@ -420,4 +420,5 @@ def test_the_overdue_notices_are_settled_once_a_later_due_date_is_agreed(bot: Bo
     settled = (":white_check_mark: ~Prepare the Q3 invoice~ Now: Understanding confirmed; <@UREC> is on it, "
                "due 2026-03-12.")
     assert [bot.now(m)["text"] for m in overdue] == [settled.replace("*", "")] * 3
+    assert all(settled in str(bot.now(m)["blocks"]) for m in overdue)  # what Slack shows, not only the fallback
     assert [buttons(bot.now(m)) for m in overdue] == [[], [], []]

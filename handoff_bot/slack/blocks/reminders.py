@@ -131,12 +131,13 @@ def reminders(tr: Translator, items: Sequence[dict[str, Any]], handoffs: Mapping
                                         standard=labels.standard(tr, h.standard))))
             if buttons := _buttons(tr, item, h):
                 blocks.append(actions(f"item_{number}_{h.id}", *buttons))
-        elif item["k"] in LATE and h.is_open and h.due_date:  # no longer late: a later due date was agreed
-            lines.append(_(":white_check_mark: ~{title}~ Now: {status}, due {due}.", title=esc(h.title),
-                           status=labels.status(tr, h), due=h.due_date.isoformat()))
         else:
-            lines.append(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
-                           status=labels.status(tr, h)))
+            if item["k"] in LATE and h.is_open and h.due_date:  # no longer late: a later due date was agreed
+                lines.append(_(":white_check_mark: ~{title}~ Now: {status}, due {due}.", title=esc(h.title),
+                               status=labels.status(tr, h), due=h.due_date.isoformat()))
+            else:
+                lines.append(_(":white_check_mark: ~{title}~ Now: {status}.", title=esc(h.title),
+                               status=labels.status(tr, h)))
             blocks.append(section(lines[-1]))
     if len(items) == 1:
         text = lines[0]
