@@ -154,7 +154,7 @@ def check(
             raise ActionRefused(Refusal.OWN_HANDOFF, handoff)
         if not is_member(actor_id):
             raise ActionRefused(Refusal.NOT_MEMBER, handoff)
-        if handoff.recipient_id is not None:
+        if handoff.recipient_id is not None and handoff.is_open:  # once finished, that is what they are told
             raise ActionRefused(Refusal.ALREADY_CLAIMED, handoff)
     if move.actor is Actor.PARTY and actor_id not in (handoff.requester_id, handoff.recipient_id):
         raise ActionRefused(Refusal.NOT_PARTY, handoff)

@@ -123,6 +123,19 @@ def test_claim_is_for_members_of_the_department_only_and_only_once(bot: Bot) -> 
     assert handoff(bot).recipient_id == MANAGER
 
 
+def test_a_claim_on_the_post_of_a_handoff_claimed_and_then_cancelled_says_it_was_cancelled(bot: Bot) -> None:
+    submit_new(bot, open_new_form(bot))
+    bot.deliver()
+    post = bot.last(INTAKE, "New handoff for Finance")
+    assert bot.click(MEMBER, ActionId.CLAIM, post).status == 200
+    bot.deliver()
+    assert bot.click(REQUESTER, ActionId.CANCEL, bot.last(REQUESTER, "You handed off")).status == 200
+    bot.deliver()
+    refused(bot, MEMBER, lambda: bot.slack.block_action(  # a click on the post as it was before
+        MEMBER, ActionId.CLAIM, str(handoff(bot).id), channel_id=INTAKE, message_ts=post["ts"]),
+        "Nothing to do here any more. Now: Cancelled by <@UREQ>")
+
+
 def test_an_unknown_or_malformed_button_is_answered(sent: Bot) -> None:
     before = notices(sent)
     for action, value in (("handoff_teleport", "1"), (ActionId.MARK_DONE, "1;DROP TABLE handoff"),
