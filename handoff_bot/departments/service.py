@@ -72,6 +72,14 @@ def managers(session: Session, department_id: int) -> list[str]:
     ))
 
 
+def people(session: Session, department_id: int) -> list[str]:
+    """The user ids of a department's members and managers."""
+    return list(session.scalars(
+        select(DepartmentPerson.user_id).where(DepartmentPerson.department_id == department_id)
+        .distinct().order_by(DepartmentPerson.user_id)
+    ))
+
+
 def standard_of(department: Department) -> Standard:
     """The service standard a department offers, with the country whose holidays it keeps."""
     return Standard(

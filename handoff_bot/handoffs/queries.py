@@ -53,6 +53,7 @@ class Waiting(enum.StrEnum):
     DO = "do"            # recipient: the understanding is agreed; do the work and mark it done
     RATE = "rate"        # requester: the work is done; rate it
     NEGOTIATE = "negotiate"  # either side: accept the other's proposal, or answer it
+    CLAIM = "claim"      # a member of the receiving department: claim a handoff no one has taken yet
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def waiting_on(session: Session, user_id: str, now: datetime, *, limit: int = LI
 
     As recipient: understandings to confirm (sent or clarified) and work to do (confirmed). As requester:
     questions to answer, restatements to review, finished work to rate. As either: a proposal of other
-    terms to answer.
+    terms to answer. As a member of a department: its handoffs no one has claimed yet.
 
     Returns:
         At most `limit` items, how many there are in all, and the timing of each item's handoff.
@@ -172,7 +173,10 @@ def waiting_on(session: Session, user_id: str, now: datetime, *, limit: int = LI
     as_party = and_(Handoff.negotiation_turn == user_id, Handoff.state == S.NEGOTIATING)
     unanswered = and_(Question.answered_at.is_(None), Handoff.requester_id == user_id,
                       Handoff.state.in_(TO_ANSWER))
-    mine = or_(as_recipient, as_requester, as_party)
+    own = [d.id for d in departments.departments_of(session, user_id)]
+    to_claim = and_(Handoff.recipient_id.is_(None), Handoff.state == S.SENT, Handoff.to_department_id.in_(own),
+                    Handoff.requester_id != user_id)
+    mine = or_(as_recipient, as_requester, as_party, to_claim)
     total = session.scalar(select(func.count()).select_from(Handoff).where(mine)) or 0
     total += session.scalar(select(func.count()).select_from(Question).join(
         Handoff, Question.handoff_id == Handoff.id).where(unanswered)) or 0
@@ -202,6 +206,8 @@ def waiting_on(session: Session, user_id: str, now: datetime, *, limit: int = LI
             items.append(WaitingItem(Waiting.REVIEW, h, round=rounds.get((h.id, h.rounds))))
         elif h.requester_id == user_id and h.state in TO_RATE:
             items.append(WaitingItem(Waiting.RATE, h))
+        elif h.recipient_id is None and h.state is S.SENT:
+            items.append(WaitingItem(Waiting.CLAIM, h))
     items += [WaitingItem(Waiting.ANSWER, h, question=q) for q, h in questions]
     timing_of = timings(session, list({i.handoff.id: i.handoff for i in items}.values()), now)
     pressing = _pressing(timing_of)

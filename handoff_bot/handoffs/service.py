@@ -275,9 +275,11 @@ def _refresh(session: Session, handoff: Handoff, now: datetime) -> None:
 
 
 def concerned(session: Session, handoff: Handoff) -> list[str]:
-    """Whose Home tab shows the handoff: the requester, the recipient and the receiving department's managers."""
-    return [handoff.requester_id, *([handoff.recipient_id] if handoff.recipient_id else []),
-            *departments.managers(session, handoff.to_department_id)]
+    """Whose Home tab shows the handoff: the requester, the recipient and the receiving department's managers;
+    with no recipient yet, everyone in the department (it waits on them to claim it)."""
+    if handoff.recipient_id is None:
+        return [handoff.requester_id, *departments.people(session, handoff.to_department_id)]
+    return [handoff.requester_id, handoff.recipient_id, *departments.managers(session, handoff.to_department_id)]
 
 
 def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Handoff:
@@ -287,6 +289,7 @@ def claim(session: Session, handoff_id: int, actor_id: str, now: datetime) -> Ha
     handoff.recipient_id = actor_id
     enqueue(session, N.RECIPIENT_CARD, actor_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
+    refresh_homes(session, departments.people(session, handoff.to_department_id), now)  # no longer to claim
     return handoff
 
 
@@ -554,7 +557,8 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
     if previous:
         enqueue(session, N.REASSIGNED, previous, now, handoff_id=handoff.id, to=new_recipient_id)
     _changed(session, handoff, now)
-    refresh_homes(session, [previous], now)
+    # The former recipient's tab; with none, the department's, where it waited to be claimed.
+    refresh_homes(session, [previous] if previous else departments.people(session, handoff.to_department_id), now)
     return handoff
 
 

@@ -131,6 +131,25 @@ def test_the_recipient_confirms_and_finishes_from_the_home_tab(bot: Bot) -> None
     assert buttons(bot.standin.home(RECIPIENT)) == []
 
 
+def test_a_handoff_no_one_has_claimed_waits_on_everyone_in_the_department_until_one_claims_it(bot: Bot) -> None:
+    open_home(bot, MEMBER)
+    open_home(bot, RECIPIENT)
+    submit_new(bot, open_new_form(bot))  # to Finance's intake channel, no one named
+    bot.deliver()
+    number = str(handoff(bot).id)
+    for user in (MEMBER, RECIPIENT):  # published again for both, without opening it
+        home = bot.standin.home(user)
+        assert "*Prepare the Q3 invoice* from <@UREQ> to Finance: no one has claimed it yet." in texts(home)
+        assert "1 waiting on you" in texts(home) and buttons(home) == [(ActionId.CLAIM, number)]
+
+    click(bot, MEMBER, ActionId.CLAIM, bot.standin.home(MEMBER))
+    bot.deliver()
+    assert handoff(bot).recipient_id == MEMBER
+    assert "confirm your understanding" in texts(bot.standin.home(MEMBER))
+    assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))  # taken off the others' tabs
+    assert buttons(bot.standin.home(RECIPIENT)) == []
+
+
 def test_the_requester_reviews_answers_and_rates_from_the_home_tab(bot: Bot) -> None:
     submit_new(bot, open_new_form(bot), recipient=RECIPIENT)
     bot.deliver()
@@ -459,7 +478,8 @@ def test_the_requester_cancels_from_the_home_tab(bot: Bot) -> None:
         assert handoffs.load(session, first).state is S.CANCELLED
         assert handoffs.load(session, second).state is S.SENT
     assert "cancelled *Close the books*" in str(bot.last(RECIPIENT, "cancelled")["blocks"])
-    assert "Nothing waits on you right now." in texts(bot.standin.home(RECIPIENT))  # both tabs published again
+    recipients = bot.standin.home(RECIPIENT)  # both tabs published again: the other one is still to claim
+    assert "Close the books" not in texts(recipients) and buttons(recipients) == [(ActionId.CLAIM, str(second))]
     after = bot.standin.home(REQUESTER)
     assert "Close the books" not in texts(after) and buttons(after) == [(ActionId.CANCEL, str(second))]
     assert dm_buttons(bot, REQUESTER) == item_buttons(after)  # the receipt lost its Cancel too

@@ -183,6 +183,10 @@ def _waiting(tr: Translator, item: WaitingItem, timing: Timing, now: datetime, n
         text = _(":hammer_and_wrench: *{title}* from <@{requester}>: understanding agreed; do the work and mark "
                  "it done.", requester=h.requester_id, title=title)
         buttons = card_buttons(tr, h)
+    elif item.kind is Waiting.CLAIM:
+        text = _(":inbox_tray: *{title}* from <@{requester}> to {department}: no one has claimed it yet.",
+                 title=title, requester=h.requester_id, department=esc(h.department_name))
+        buttons = [button(_("Claim"), ActionId.CLAIM, value, style="primary")]  # as on the intake post
     elif item.kind is Waiting.ANSWER and item.question is not None:
         q = item.question
         text = _("<@{asker}> asks about *{title}* ({kind}):", asker=q.asked_by, title=title,
