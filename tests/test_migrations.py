@@ -122,7 +122,7 @@ def test_sqlite_is_not_migrated_inside_a_transaction_where_foreign_keys_cannot_b
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0001")
         with database.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         database.dispose()

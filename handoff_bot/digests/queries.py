@@ -92,10 +92,10 @@ class Received:
     """What one department received in one span (handoffs counted by when each thing happened)."""
 
     received: int = 0      # created in the span
-    confirmed: int = 0     # understanding confirmed in the span
+    confirmed: int = 0     # understanding first confirmed in the span
     in_standard: int = 0   # … of those, within the confirm standard
-    clarified: int = 0     # … of those, needing more than one round
-    rounds: int = 0        # … the rounds of those, summed
+    clarified: int = 0     # … of those, clarified by the requester at least once
+    rounds: int = 0        # … their clarification rounds, summed
     done: int = 0          # marked done in the span
     rated: int = 0         # rated in the span
     rating_avg: float | None = None
@@ -111,7 +111,7 @@ def received(session: Session, department_ids: Collection[int], spans: Sequence[
         spans: the time spans (UTC, end exclusive).
     """
     t = spans_table(session, spans)
-    created, confirmed = _within(H.created_at, t), _within(H.confirmed_at, t)
+    created, confirmed = _within(H.created_at, t), _within(H.first_confirmed_at, t)
     done, rated = _within(H.done_at, t), _within(H.rated_at, t)
     query = (
         select(
@@ -119,8 +119,8 @@ def received(session: Session, department_ids: Collection[int], spans: Sequence[
             _count_if(created).label("received"),
             _count_if(confirmed).label("confirmed"),
             _count_if(and_(confirmed, H.confirmed_in_standard.is_(True))).label("in_standard"),
-            _count_if(and_(confirmed, H.rounds > 1)).label("clarified"),
-            func.coalesce(func.sum(case((confirmed, H.rounds), else_=0)), 0).label("rounds"),
+            _count_if(and_(confirmed, H.clarifications > 0)).label("clarified"),
+            func.coalesce(func.sum(case((confirmed, H.clarifications), else_=0)), 0).label("rounds"),
             _count_if(done).label("done"),
             _count_if(and_(rated, H.rating.is_not(None))).label("rated"),
             func.avg(case((rated, H.rating), else_=None)).label("rating_avg"),
@@ -209,7 +209,7 @@ def _medians(
 
 def median_confirm(session: Session, department_ids: Collection[int], spans: Sequence[Span]) -> dict[Key, float]:
     """The median working seconds to confirm, of handoffs to each department confirmed in each span."""
-    found = _medians(session, [H.to_department_id], H.confirm_working_s, H.confirmed_at,
+    found = _medians(session, [H.to_department_id], H.confirm_working_s, H.first_confirmed_at,
                      [H.to_department_id.in_(department_ids)], spans)
     return {(k[0], k[1]): v for k, v in found.items()}
 
@@ -251,14 +251,14 @@ def pairs(session: Session, department_ids: Collection[int], span: Span, *, as_p
         (H.from_department_id, H.to_department_id)
     where = [mine.in_(department_ids), partner.is_not(None), mine != partner, _touched([span])]
     t = spans_table(session, [span])
-    confirmed = _within(H.confirmed_at, t)
+    confirmed = _within(H.first_confirmed_at, t)
     query = (
         select(mine.label("mine"), partner.label("partner"), func.count().label("confirmed"),
-               _count_if(H.rounds > 1).label("clarified"),
+               _count_if(H.clarifications > 0).label("clarified"),
                _count_if(H.confirmed_in_standard.is_(True)).label("in_standard"))
         .select_from(H).join(t, confirmed).where(*where).group_by(mine, partner)
     )
-    medians = _medians(session, [mine, partner], H.confirm_working_s, H.confirmed_at, where, [span])
+    medians = _medians(session, [mine, partner], H.confirm_working_s, H.first_confirmed_at, where, [span])
     return [
         PairFigures(row.mine, row.partner, int(row.confirmed), int(row.clarified), int(row.in_standard),
                     medians.get((row.mine, row.partner, 0)))

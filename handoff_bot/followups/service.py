@@ -174,15 +174,22 @@ def working_seconds(session: Session, handoff: Handoff, start: datetime, end: da
     return calendar(session, handoff, _recipient_side(session, handoff)).between(start, end)
 
 
-def restart_confirm_clock(handoff: Handoff, now: datetime, *, reset: bool = False) -> None:
-    """The recipient owes a restatement again: after a clarification (the time already used counts,
-    the reminders they heeded by restating do not), or anew after a reassignment (`reset`: all)."""
-    if reset:
-        handoff.confirm_clock_used_s = 0
-        handoff.escalated = False
+def restart_confirm_clock(handoff: Handoff, now: datetime) -> None:
+    """The recipient owes a restatement again after a clarification: the time already used counts, the
+    reminders they heeded by restating do not."""
     handoff.confirm_reminders = 0
     handoff.last_reminded_at = None
     handoff.confirm_clock_since = now
+
+
+def hand_over_confirm_clock(session: Session, handoff: Handoff, now: datetime) -> None:
+    """Before a reassignment: the new recipient's clock starts anew (their reminders, an escalation), while
+    the department's time so far is carried for the digest, which counts from the sending whoever held it."""
+    pause_confirm_clock(session, handoff, now)
+    handoff.confirm_clock_carried_s += handoff.confirm_clock_used_s
+    handoff.confirm_clock_used_s = 0
+    handoff.escalated = False
+    restart_confirm_clock(handoff, now)
 
 
 def _fired(session: Session, handoff: Handoff, kind: K, since: datetime | None = None) -> int:

@@ -89,7 +89,7 @@ class Handoff(Base):
     relation: Mapped[Relationship] = mapped_column(str_enum(Relationship))
     priority: Mapped[Priority] = mapped_column(str_enum(Priority))
     state: Mapped[HandoffState] = mapped_column(str_enum(HandoffState))
-    rounds: Mapped[int] = mapped_column(default=0)
+    rounds: Mapped[int] = mapped_column(default=0)  # restatements so far, by whoever held it: the round number
     # How many times the handoff has moved on (to another state, another recipient, the other side's turn):
     # a reminder or nudge sent at an earlier step asked for something that is settled.
     step: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -98,11 +98,17 @@ class Handoff(Base):
     # while the requester reviews one: working seconds used so far, and since when it runs again.
     confirm_clock_used_s: Mapped[int] = mapped_column(default=0)
     confirm_clock_since: Mapped[datetime | None]
+    # The department's time before the handoff was reassigned (the new recipient's clock starts at zero).
+    confirm_clock_carried_s: Mapped[int] = mapped_column(default=0, server_default="0")
     confirm_reminders: Mapped[int] = mapped_column(default=0)
     last_reminded_at: Mapped[datetime | None]
-    # Figures for digests, fixed when they happen (working seconds under the standard's calendar).
+    # Figures for digests, fixed when they happen (working seconds under the standard's calendar). A handoff
+    # is confirmed once for the digest: at its first confirmation, from its sending, whoever held it; a
+    # confirmation anew after a reassignment changes none of them.
+    first_confirmed_at: Mapped[datetime | None]
     confirm_working_s: Mapped[int | None]
     confirmed_in_standard: Mapped[bool | None]
+    clarifications: Mapped[int] = mapped_column(default=0, server_default="0")  # Clarify answers before it
     complete_working_s: Mapped[int | None]
     deadline_at: Mapped[datetime | None] = mapped_column(index=True)
     standard: Mapped[dict[str, Any]]

@@ -361,8 +361,10 @@ def accept(session: Session, handoff_id: int, round_number: int, actor_id: str, 
     assert rnd is not None
     rnd.verdict, rnd.decided_at = Verdict.ACCEPTED, now
     handoff.confirmed_at = now
-    handoff.confirm_working_s = handoff.confirm_clock_used_s
-    handoff.confirmed_in_standard = handoff.confirm_clock_used_s <= followups.allowed(handoff, "confirm_within_s")
+    if handoff.first_confirmed_at is None:  # the digest's figures: fixed once, a week's stay as they were sent
+        handoff.first_confirmed_at = now
+        handoff.confirm_working_s = handoff.confirm_clock_carried_s + handoff.confirm_clock_used_s
+        handoff.confirmed_in_standard = handoff.confirm_working_s <= followups.allowed(handoff, "confirm_within_s")
     assert handoff.recipient_id
     enqueue(session, N.CONFIRMED, handoff.recipient_id, now, handoff_id=handoff.id)
     _changed(session, handoff, now)
@@ -384,6 +386,8 @@ def clarify(
     rnd = current_round(session, handoff)
     assert rnd is not None
     rnd.verdict, rnd.decided_at, rnd.clarification = Verdict.CLARIFY, now, body
+    if handoff.first_confirmed_at is None:
+        handoff.clarifications += 1
     followups.restart_confirm_clock(handoff, now)
     assert handoff.recipient_id
     enqueue(session, N.CLARIFICATION, handoff.recipient_id, now, handoff_id=handoff.id, round=round_number)
@@ -550,9 +554,9 @@ def reassign(session: Session, handoff_id: int, actor_id: str, new_recipient_id:
                     is_manager=_is_manager(session, handoff), payload={"from": previous, "to": new_recipient_id})
     assert new_recipient_id is not None
     _end_negotiation(session, handoff, now)
+    followups.hand_over_confirm_clock(session, handoff, now)  # in the former recipient's hours
     handoff.recipient_id = new_recipient_id
     handoff.confirmed_at = None
-    followups.restart_confirm_clock(handoff, now, reset=True)
     enqueue(session, N.RECIPIENT_CARD, new_recipient_id, now, handoff_id=handoff.id)
     if previous:
         enqueue(session, N.REASSIGNED, previous, now, handoff_id=handoff.id, to=new_recipient_id)

@@ -80,9 +80,11 @@ def add(db: Database, to: int, sender: int | None, created: datetime, **values: 
 
 def confirmed(db: Database, to: int, sender: int | None, created: datetime, when: datetime, seconds: int,
               *, within: bool, rounds: int = 1, **values: Any) -> int:
-    """A handoff confirmed at `when` after `seconds` of working time."""
+    """A handoff confirmed at `when` after `seconds` of working time, in `rounds` restatements by one
+    recipient (so clarified `rounds - 1` times)."""
     return add(db, to, sender, created, state=values.pop("state", S.CONFIRMED), confirmed_at=when,
-               confirm_working_s=seconds, confirmed_in_standard=within, rounds=rounds, **values)
+               first_confirmed_at=when, confirm_working_s=seconds, confirmed_in_standard=within, rounds=rounds,
+               clarifications=rounds - 1, **values)
 
 
 def touch(session: Any, handoff_id: int, when: datetime) -> None:
@@ -176,8 +178,8 @@ def test_the_figures_of_a_week_against_the_week_before(db: Database, week: dict[
         median_confirm_s=13600.0,  # 3600 7200 | 20000 50000: (7200 + 20000) / 2
         done=2,                    # a c
         median_complete_s=9900.0,  # (1800 + 18000) / 2
-        clarified=2,               # b (2 rounds) c (3 rounds)
-        rounds=7,                  # 1 + 2 + 3 + 1
+        clarified=2,               # b (clarified once) c (twice)
+        rounds=3,                  # clarification rounds: 1 + 2
         questions=2,               # both on b
         escalations=1,             # d
         rated=2, rating_avg=3.5,   # 5 and 2
@@ -191,7 +193,7 @@ def test_the_figures_of_a_week_against_the_week_before(db: Database, week: dict[
         in_standard=2,             # e e2
         median_confirm_s=1800.0,   # 600 | 1800 | 9000
         done=1, median_complete_s=7200.0,
-        clarified=1, rounds=4,     # e3 (2 rounds); 1 + 1 + 2
+        clarified=1, rounds=1,     # e3 (clarified once)
         questions=1, escalations=0, rated=1, rating_avg=4.0, low_ratings=0,
     )
 

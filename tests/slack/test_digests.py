@@ -19,9 +19,11 @@ from handoff_bot.departments.models import Department
 from handoff_bot.digests.models import DigestSent
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.runtime import Runtime
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.domain.test_digests import add, at, confirmed
-from tests.slack.conftest import MANAGER, RECIPIENT, REQUESTER, SECRET, Bot
-from tests.slack.test_core_loop import open_new_form, submit_new
+from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, SECRET, Bot
+from tests.slack.test_core_loop import open_new_form, reassign, submit_new
+from tests.slack_requests import text_value
 from tests.slack_standin import SlackStandIn
 
 UTC = timezone.utc
@@ -179,3 +181,93 @@ def test_the_departments_file_sets_the_day_and_time(bot: Bot) -> None:
     assert run(bot) == 0
     assert run(bot, timedelta(minutes=1)) == 1
     assert [d["text"] for d in digests_to(bot, MANAGER)] == ["Weekly digest for 2026-W10"]
+
+
+# --------------------------------------------------------------------------- reassignment and claims
+
+
+def send(bot: Bot, title: str, **fields: Any) -> None:
+    assert submit_new(bot, open_new_form(bot), title=title, **fields).text == ""
+    bot.deliver()
+
+
+def restate_as(bot: Bot, user: str, title: str) -> None:
+    """`user` restates the key points of the handoff titled `title` from its card."""
+    opened = len([c for c in bot.standin.calls_to("views.open")
+                  if c.params["view"]["callback_id"] == CallbackId.RESTATE])
+    assert bot.click(user, ActionId.CONFIRM_UNDERSTANDING, bot.last(user, title)).status == 200
+    form = bot.wait_view(CallbackId.RESTATE, count=opened + 1)
+    values = {BlockId.point(i): {"value": text_value(w)} for i, w in enumerate(["sum", "attach"], 1)}
+    assert bot.slack.view_submission(user, form, values).text == ""
+    bot.deliver()
+
+
+def accept(bot: Bot, title: str) -> None:
+    review = [m for m in bot.posts(REQUESTER) if "restated" in m["text"] and title in m["text"]][-1]
+    assert bot.click(REQUESTER, ActionId.ACCEPT, review).status == 200
+    bot.deliver()
+
+
+def weekly(bot: Bot, monday_0900_shanghai: datetime) -> str:
+    """The Finance manager's digest sent on that Monday, as Block Kit text."""
+    bot.clock.set(monday_0900_shanghai)
+    assert run(bot) == 1
+    return blocks_text(digests_to(bot, MANAGER)[-1])
+
+
+def test_a_handoff_confirmed_again_after_a_reassignment_counts_once_in_its_first_week(bot: Bot) -> None:
+    bot.clock.set(datetime(2026, 3, 5, 2, 0, tzinfo=UTC))  # Thursday 10:00 in Shanghai
+    send(bot, "Invoice", recipient=RECIPIENT)
+    bot.clock.advance(timedelta(hours=1))
+    restate_as(bot, RECIPIENT, "Invoice")
+    accept(bot, "Invoice")
+    w10 = weekly(bot, datetime(2026, 3, 9, 1, 0, tzinfo=UTC))
+    assert "*Confirmed within the standard*\\n100% (1 of 1) (week before: –)" in w10
+    assert "*Median time to confirm*\\n1.0 h (week before: –)" in w10
+
+    bot.clock.set(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))  # Tuesday 10:00 in Berlin
+    reassign(bot, MEMBER)
+    bot.clock.advance(timedelta(hours=1))
+    restate_as(bot, MEMBER, "Invoice")
+    accept(bot, "Invoice")
+    w11 = weekly(bot, datetime(2026, 3, 16, 1, 0, tzinfo=UTC))
+    # Nobody clarified anything, and W10's figures stay as that week's digest gave them.
+    assert "*Confirmed within the standard*\\n– (week before: 100% (1 of 1))" in w11
+    assert "*Median time to confirm*\\n– (week before: 1.0 h)" in w11
+    assert "*Needed clarification*\\n– (week before: 0 of 1 (0 rounds))" in w11
+    assert "most clarification" not in w11
+
+
+def test_a_second_recipients_restatement_is_not_a_clarification(bot: Bot) -> None:
+    bot.clock.set(datetime(2026, 3, 10, 1, 0, tzinfo=UTC))  # Tuesday 09:00 in Shanghai
+    send(bot, "Invoice", recipient=RECIPIENT)
+    bot.clock.advance(timedelta(hours=1))
+    restate_as(bot, RECIPIENT, "Invoice")  # one working hour in Shanghai
+    bot.clock.advance(timedelta(hours=1))
+    reassign(bot, MEMBER)  # while the restatement waits for review: nobody's clock runs
+    bot.clock.set(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    restate_as(bot, MEMBER, "Invoice")  # one working hour in Berlin (09:00 to 10:00)
+    accept(bot, "Invoice")
+    w11 = weekly(bot, datetime(2026, 3, 16, 1, 0, tzinfo=UTC))
+    assert "*Needed clarification*\\n0 of 1 (0 rounds) (week before: –)" in w11
+    assert "*Median time to confirm*\\n2.0 h (week before: –)" in w11
+
+
+def test_time_to_confirm_runs_from_the_sending_whether_reassigned_or_claimed(bot: Bot) -> None:
+    """Both handoffs reach Finance on Tuesday 10 March 09:00 Berlin and are restated five working hours
+    later; one changed hands by a reassignment at 11:00 Berlin, the other was claimed from the intake
+    channel then. The standard is four hours: both are late."""
+    bot.clock.set(datetime(2026, 3, 10, 8, 0, tzinfo=UTC))  # 09:00 in Berlin, 16:00 in Shanghai
+    send(bot, "Claimed work")
+    send(bot, "Reassigned work", recipient=RECIPIENT)
+    bot.clock.set(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))  # 18:00 in Shanghai: two working hours for UREC
+    reassign(bot, MEMBER)
+    assert bot.click(MEMBER, ActionId.CLAIM, bot.last(INTAKE, "Claimed work")).status == 200
+    bot.deliver()
+    bot.clock.set(datetime(2026, 3, 10, 13, 0, tzinfo=UTC))  # 14:00 in Berlin
+    for title in ("Claimed work", "Reassigned work"):
+        restate_as(bot, MEMBER, title)
+        accept(bot, title)
+    w11 = weekly(bot, datetime(2026, 3, 16, 1, 0, tzinfo=UTC))
+    assert "*Median time to confirm*\\n5.0 h (week before: –)" in w11
+    assert "*Confirmed within the standard*\\n0% (0 of 2) (week before: –)" in w11
