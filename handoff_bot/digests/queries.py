@@ -12,13 +12,14 @@ and averaged: the same value as `percentile_cont(0.5)`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Integer,
     Row,
     Select,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
     union_all,
     values,
 )
@@ -38,7 +40,14 @@ from sqlalchemy.sql.expression import FromClause
 from handoff_bot.db import UTCDateTime
 from handoff_bot.departments.models import Department
 from handoff_bot.handoffs.lifecycle import Action
-from handoff_bot.handoffs.models import OPEN_STATES, Handoff, HandoffEvent, HandoffState, Question
+from handoff_bot.handoffs.models import (
+    OPEN_STATES,
+    Handoff,
+    HandoffEvent,
+    HandoffState,
+    Question,
+    UnderstandingRound,
+)
 
 H = Handoff
 WAITING_STATES = OPEN_STATES - {HandoffState.CONFIRMED}  # open and not yet agreed: someone owes an answer
@@ -165,16 +174,29 @@ def questions(session: Session, department_ids: Collection[int], spans: Sequence
     return {(row.to_department_id, row.b): int(row.n) for row in session.execute(query)}
 
 
+# The escalations (audit events) that reach the managers of each side: the receiving department's when a
+# handoff is not confirmed in time, the requesting one's when a restatement is not reviewed, both when a
+# negotiation stalls.
+TO_RECEIVING = (Action.ESCALATE.value, Action.ESCALATE_STALLED.value)
+TO_REQUESTING = (Action.ESCALATE_REVIEW.value, Action.ESCALATE_STALLED.value)
+
+
 def escalations(session: Session, department_ids: Collection[int], spans: Sequence[Span]) -> dict[Key, int]:
-    """How many escalations (from the audit trail) reached each department's managers, per span."""
+    """How many escalations (from the audit trail) reached each department's managers, per span: those
+    about handoffs it received (`TO_RECEIVING`) and about handoffs it sent (`TO_REQUESTING`)."""
     t = spans_table(session, spans)
-    query = (
-        select(H.to_department_id, t.c.b, func.count().label("n"))
-        .select_from(HandoffEvent).join(H, HandoffEvent.handoff_id == H.id).join(t, _within(HandoffEvent.at, t))
-        .where(H.to_department_id.in_(department_ids), _touched(spans), HandoffEvent.action == Action.ESCALATE.value)
-        .group_by(H.to_department_id, t.c.b)
-    )
-    return {(row.to_department_id, row.b): int(row.n) for row in session.execute(query)}
+    counts: dict[Key, int] = {}
+    for side, actions in ((H.to_department_id, TO_RECEIVING), (H.from_department_id, TO_REQUESTING)):
+        query = (
+            select(side.label("dept"), t.c.b, func.count().label("n"))
+            .select_from(HandoffEvent).join(H, HandoffEvent.handoff_id == H.id)
+            .join(t, _within(HandoffEvent.at, t))
+            .where(side.in_(department_ids), _touched(spans), HandoffEvent.action.in_(actions))
+            .group_by(side, t.c.b)
+        )
+        for row in session.execute(query):
+            counts[(row.dept, row.b)] = counts.get((row.dept, row.b), 0) + int(row.n)
+    return counts
 
 
 def _medians(
@@ -279,17 +301,22 @@ def department_names(session: Session, department_ids: Collection[int]) -> dict[
 
 ITEM_COLUMNS = (H.id, H.title, H.from_department_id, H.to_department_id, H.requester_id, H.recipient_id,
                 H.created_at, H.deadline_at, H.updated_at, H.rated_at, H.rating, H.rating_comment)
+Top = tuple[dict[int, int], dict[int, list[Row[Any]]]]
 
 
-def _top(
-    session: Session, department: Any, conditions: Sequence[ColumnElement[bool]], order: Sequence[Any], limit: int,
-) -> tuple[dict[int, int], dict[int, list[Row[Any]]]]:
-    """The first `limit` handoffs per department by `order`, and how many there are in all."""
+def _rows(department: Any, conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """The item columns of the handoffs meeting `conditions`, with `department` as `dept`."""
+    return select(department.label("dept"), *ITEM_COLUMNS).where(*conditions)
+
+
+def _top(session: Session, found: Select[Any] | CompoundSelect, order: Callable[[Any], Sequence[Any]],
+         limit: int) -> Top:
+    """The first `limit` of the `found` rows per department (`dept`) by `order` (of the rows' columns),
+    and how many there are in all."""
+    rows = found.subquery("found")
     ranked = (
-        select(department.label("dept"), *ITEM_COLUMNS,
-               func.row_number().over(partition_by=department, order_by=order).label("rn"),
-               func.count().over(partition_by=department).label("total"))
-        .where(*conditions)
+        select(rows, func.row_number().over(partition_by=rows.c.dept, order_by=order(rows.c)).label("rn"),
+               func.count().over(partition_by=rows.c.dept).label("total"))
         .subquery("ranked")
     )
     totals: dict[int, int] = {}
@@ -300,47 +327,65 @@ def _top(
     return totals, items
 
 
-Top = tuple[dict[int, int], dict[int, list[Row[Any]]]]
+def _escalated_since(action: Action, since: Any) -> ColumnElement[bool]:
+    """An escalation of this kind was recorded for the handoff at or after `since`."""
+    return (select(HandoffEvent.id).where(HandoffEvent.handoff_id == H.id, HandoffEvent.action == action.value,
+                                          HandoffEvent.at >= since).exists())
+
+
+def _review_escalated() -> ColumnElement[bool]:
+    """The restatement waiting for review was escalated to the requesting department's managers."""
+    restated = (select(UnderstandingRound.restated_at)
+                .where(UnderstandingRound.handoff_id == H.id, UnderstandingRound.number == H.rounds)
+                .scalar_subquery())
+    return and_(H.state == HandoffState.RESTATED, _escalated_since(Action.ESCALATE_REVIEW, restated))
+
+
+def _negotiation_escalated() -> ColumnElement[bool]:
+    """The negotiation under way was escalated to the managers of both sides."""
+    return and_(H.state == HandoffState.NEGOTIATING, _escalated_since(Action.ESCALATE_STALLED, H.negotiation_since))
 
 
 def overdue(session: Session, department_ids: Collection[int], now: datetime, limit: int) -> Top:
     """Open handoffs to each department past their deadline at `now`, the longest overdue first."""
-    return _top(session, H.to_department_id,
-                [H.to_department_id.in_(department_ids), H.state.in_(OPEN_STATES), H.deadline_at < now],
-                [H.deadline_at, H.id], limit)
+    return _top(session, _rows(H.to_department_id, [
+        H.to_department_id.in_(department_ids), H.state.in_(OPEN_STATES), H.deadline_at < now]),
+        lambda c: [c.deadline_at, c.id], limit)
 
 
 def escalated(session: Session, department_ids: Collection[int], limit: int) -> Top:
-    """Open handoffs to each department whose managers were told (escalated), the oldest first."""
-    return _top(session, H.to_department_id,
-                [H.to_department_id.in_(department_ids), H.state.in_(OPEN_STATES), H.escalated.is_(True)],
-                [H.created_at, H.id], limit)
+    """Open handoffs whose escalation reached each department's managers and still stands, the oldest
+    first: received and not confirmed in time, or in a stalled negotiation; sent and not reviewed, or in
+    a stalled negotiation."""
+    received = _rows(H.to_department_id, [
+        H.to_department_id.in_(department_ids), H.state.in_(OPEN_STATES),
+        or_(H.escalated.is_(True), _negotiation_escalated())])
+    requested = _rows(H.from_department_id, [
+        H.from_department_id.in_(department_ids), or_(_review_escalated(), _negotiation_escalated())])
+    return _top(session, union(received, requested), lambda c: [c.created_at, c.id], limit)
 
 
 def stalled(session: Session, department_ids: Collection[int], now: datetime, quiet_since: datetime,
             limit: int) -> Top:
     """Handoffs to each department still waiting for an understanding (not confirmed yet) with no
-    activity since `quiet_since`, neither escalated nor overdue (those are listed as such), the
-    quietest first."""
+    activity since `quiet_since`, neither escalated (to either side) nor overdue (those are listed as
+    such), the quietest first."""
     not_overdue = or_(H.deadline_at.is_(None), H.deadline_at >= now)
-    return _top(session, H.to_department_id,
-                [H.to_department_id.in_(department_ids), H.state.in_(WAITING_STATES), H.escalated.is_(False),
-                 H.updated_at < quiet_since, not_overdue],
-                [H.updated_at, H.id], limit)
+    return _top(session, _rows(H.to_department_id, [
+        H.to_department_id.in_(department_ids), H.state.in_(WAITING_STATES), H.escalated.is_(False),
+        ~_review_escalated(), ~_negotiation_escalated(), H.updated_at < quiet_since, not_overdue]),
+        lambda c: [c.updated_at, c.id], limit)
 
 
 def low_ratings(session: Session, department_ids: Collection[int], span: Span, limit: int) -> Top:
     """Handoffs to each department rated 1 or 2 in `span`, the latest first."""
-    return _top(session, H.to_department_id,
-                [H.to_department_id.in_(department_ids), _touched([span]), H.rated_at >= span[0],
-                 H.rated_at < span[1], H.rating <= 2],
-                [H.rated_at.desc(), H.id.desc()], limit)
+    return _top(session, _rows(H.to_department_id, [
+        H.to_department_id.in_(department_ids), _touched([span]), H.rated_at >= span[0], H.rated_at < span[1],
+        H.rating <= 2]), lambda c: [c.rated_at.desc(), c.id.desc()], limit)
 
 
 def comments(session: Session, department_ids: Collection[int], span: Span, limit: int) -> Top:
     """Handoffs to each department rated with a comment in `span`, the latest first."""
-    return _top(session, H.to_department_id,
-                [H.to_department_id.in_(department_ids), _touched([span]), H.rated_at >= span[0],
-                 H.rated_at < span[1], H.rating_comment.is_not(None), H.rating_comment != ""],
-                [H.rated_at.desc(), H.id.desc()], limit)
-
+    return _top(session, _rows(H.to_department_id, [
+        H.to_department_id.in_(department_ids), _touched([span]), H.rated_at >= span[0], H.rated_at < span[1],
+        H.rating_comment.is_not(None), H.rating_comment != ""]), lambda c: [c.rated_at.desc(), c.id.desc()], limit)

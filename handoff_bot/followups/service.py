@@ -361,8 +361,14 @@ def fire_due(session: Session, now: datetime, *, limit: int = 500) -> Pass:
             handoff.escalated = True
             lifecycle.apply(session, handoff, Action.ESCALATE, SYSTEM_ACTOR, now, is_member=lambda _u: False,
                             payload={"reminders": handoff.confirm_reminders})
+        elif followup.kind is K.REVIEW_ESCALATION:  # in the audit trail too, for the requesting side's digest
+            lifecycle.apply(session, handoff, Action.ESCALATE_REVIEW, SYSTEM_ACTOR, now, is_member=lambda _u: False,
+                            payload={"managers": requesting_managers(session, handoff)})
         if followup.kind is K.NEGOTIATION_STALLED:
-            stalled += [(manager, handoff) for manager in both_sides_managers(session, handoff)]
+            told = both_sides_managers(session, handoff)
+            lifecycle.apply(session, handoff, Action.ESCALATE_STALLED, SYSTEM_ACTOR, now,
+                            is_member=lambda _u: False, payload={"managers": told})
+            stalled += [(manager, handoff) for manager in told]
         for target, item in _addressees(session, handoff, followup.kind):
             messages[target].append(reminder_item(handoff, item, now))
             about.setdefault(target, handoff)

@@ -27,7 +27,9 @@ class Action(enum.StrEnum):
     CANCEL = "cancel"
     NUDGE = "nudge"
     REASSIGN = "reassign"
-    ESCALATE = "escalate"
+    ESCALATE = "escalate"  # the receiving department's managers are told: not confirmed in time
+    ESCALATE_REVIEW = "escalate_review"    # the requesting department's: a restatement not reviewed
+    ESCALATE_STALLED = "escalate_stalled"  # both sides': a negotiation not settled in time
     PROPOSE = "propose"  # the recipient proposes other terms, or declines
     COUNTER = "counter"  # the requester answers a proposal with other terms
     AGREE = "agree"      # either side accepts the other's latest proposal
@@ -68,6 +70,8 @@ TRANSITIONS: dict[Action, Move] = {
     Action.NUDGE: Move(OPEN_STATES, None, Actor.MANAGER),
     Action.REASSIGN: Move(_ASKABLE, S.SENT, Actor.MANAGER),
     Action.ESCALATE: Move(OPEN_STATES, None, Actor.SYSTEM),
+    Action.ESCALATE_REVIEW: Move(OPEN_STATES, None, Actor.SYSTEM),
+    Action.ESCALATE_STALLED: Move(OPEN_STATES, None, Actor.SYSTEM),
     Action.PROPOSE: Move(_ASKABLE, S.NEGOTIATING, Actor.RECIPIENT),
     Action.COUNTER: Move(frozenset({S.NEGOTIATING}), None, Actor.REQUESTER),
     # Agreeing ends the negotiation: the handoff goes back to where it was, or is declined.

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from handoff_bot.clock import FakeClock
 from handoff_bot.config import Settings
 from handoff_bot.db import Database
-from handoff_bot.departments.models import Department
+from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole
 from handoff_bot.digests.models import DigestSent
 from handoff_bot.handoffs.models import HandoffState
 from handoff_bot.runtime import Runtime
@@ -23,6 +23,8 @@ from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.domain.test_digests import add, at, confirmed
 from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, SECRET, Bot
 from tests.slack.test_core_loop import open_new_form, reassign, submit_new
+from tests.slack.test_followups import set_standard, tick
+from tests.slack.test_negotiation import offer, terms
 from tests.slack_requests import text_value
 from tests.slack_standin import SlackStandIn
 
@@ -183,7 +185,9 @@ def test_the_departments_file_sets_the_day_and_time(bot: Bot) -> None:
     assert [d["text"] for d in digests_to(bot, MANAGER)] == ["Weekly digest for 2026-W10"]
 
 
-# --------------------------------------------------------------------------- reassignment and claims
+# --------------------------------------------------------------------------- reassignment, claims, escalations
+
+SALES_MANAGER = "USMGR"
 
 
 def send(bot: Bot, title: str, **fields: Any) -> None:
@@ -271,3 +275,35 @@ def test_time_to_confirm_runs_from_the_sending_whether_reassigned_or_claimed(bot
     w11 = weekly(bot, datetime(2026, 3, 16, 1, 0, tzinfo=UTC))
     assert "*Median time to confirm*\\n5.0 h (week before: –)" in w11
     assert "*Confirmed within the standard*\\n0% (0 of 2) (week before: –)" in w11
+
+
+@pytest.fixture
+def sales_managed(bot: Bot) -> Bot:
+    """Sales has a manager of its own; Finance answers around the clock: confirm within 1h, remind every 1h,
+    escalate after 2 reminders."""
+    bot.standin.add_user(SALES_MANAGER, tz="Europe/London")
+    with bot.runtime.db.transaction() as session:
+        session.add(DepartmentPerson(department_id=bot.sales, user_id=SALES_MANAGER, role=MemberRole.MANAGER,
+                                     added_at=bot.clock.now()))
+    set_standard(bot, confirm_within_s=3600, remind_every_s=3600, escalate_after=2, working_hours="always")
+    return bot
+
+
+def test_escalations_count_for_the_side_whose_managers_were_told(sales_managed: Bot) -> None:
+    bot = sales_managed
+    send(bot, "Not reviewed", recipient=RECIPIENT)
+    restate_as(bot, RECIPIENT, "Not reviewed")
+    send(bot, "Negotiated", recipient=RECIPIENT)
+    offer(bot, RECIPIENT, bot.last(RECIPIENT, "Negotiated"), ActionId.PROPOSE,
+          terms("change", scope="Half the regions", reason="Two people out"))
+    assert [tick(bot, timedelta(hours=1)) for _ in range(3)] == [2, 1, 1]  # reminder + stalled, reminder, escalation
+    assert bot.last(SALES_MANAGER, "has not reviewed") and bot.last(SALES_MANAGER, "has stalled")
+    bot.clock.advance(timedelta(days=4))  # Friday 6 March: both quiet for days, in the same week
+
+    sales = str(bot.slack.command(SALES_MANAGER, "digest").json["blocks"])
+    assert "*Escalations*\\n2 (same time last week: 0)" in sales
+    assert "*Not reviewed*" in sales and "*Negotiated*" in sales  # needing their decision
+    finance = str(bot.slack.command(MANAGER, "digest").json["blocks"])
+    assert "*Escalations*\\n1 (same time last week: 0)" in finance  # the stalled negotiation
+    assert "*Negotiated*" in finance and ":rotating_light:" in finance
+    assert "no activity" not in finance  # not Finance's to answer: Sales's managers were told
