@@ -560,6 +560,16 @@ def test_the_digest_fits_slack_and_reads_as_text(db: Database, week: dict[str, i
     assert len(rows) == 4 and len(columns) == 1, rows
 
 
+def test_the_text_shows_what_requesters_typed_as_they_typed_it(db: Database, org: dict[str, int]) -> None:
+    confirmed(db, org["finance"], org["sales"], at(3), at(3, 12), 60, within=True, state=S.RATED, rated_at=at(5),
+              rating=3, title="Q3 *final* figures", rating_comment="Needs *more* detail & <care>")
+    plain = blocks.text(translator("en"), build(db))
+    assert "Q3 *final* figures: “Needs *more* detail & <care>”" in plain
+    assert "What requesters said" in plain and "*What requesters said*" not in plain  # the digest's own bold
+    [message] = blocks.messages(translator("en"), build(db))
+    assert "*Q3 *final* figures*: “Needs *more* detail &amp; &lt;care&gt;”" in str(message.blocks)
+
+
 def test_many_departments_are_split_into_messages_of_at_most_50_blocks(db: Database, org: dict[str, int],
                                                                        dept: Callable[..., int]) -> None:
     for n in range(9):

@@ -39,6 +39,7 @@ from handoff_bot.slack.blocks.messages import Message
 SECTION_MAX = 3000
 TITLE_MAX = 80
 SPARKS = "▁▂▃▄▅▆▇█"
+USER_STAR = "\ue000"  # a `*` in user text while the digest is laid out, told apart from the digest's bold marks
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,13 @@ def spark(values: Sequence[float | None]) -> str:
 # --------------------------------------------------------------------------- the parts
 
 
+def _esc(text: str | None) -> str:
+    """User text escaped for mrkdwn, its `*` kept apart until the output is made (see `USER_STAR`)."""
+    return esc(text).replace("*", USER_STAR)
+
+
 def _title(item: Item) -> str:
-    return f"#{item.id} *{esc(cut(item.title, TITLE_MAX))}*"
+    return f"#{item.id} *{_esc(cut(item.title, TITLE_MAX))}*"
 
 
 def _more(tr: Translator, listing: Listing) -> list[str]:
@@ -119,7 +125,7 @@ def _decisions(tr: Translator, d: DepartmentDigest) -> Part | None:
                        who=who, when=_when(item)))
     lines += _more(tr, d.stalled)
     for item in d.low_ratings.items:
-        said = _(": “{comment}”", comment=esc(item.comment)) if item.comment else ""
+        said = _(": “{comment}”", comment=_esc(item.comment)) if item.comment else ""
         lines.append(_(":thumbsdown: {handoff} was rated {rating} out of 5 by <@{requester}>{said}",
                        handoff=_title(item), rating=item.rating, requester=item.requester_id, said=said))
     lines += _more(tr, d.low_ratings)
@@ -195,15 +201,15 @@ def _comments(tr: Translator, d: DepartmentDigest) -> Part | None:
     lines = [_("*What requesters said*")]
     for item in d.comments.items:
         lines.append(_("• {stars} {handoff}: “{comment}”", stars=stars(item.rating or 0), handoff=_title(item),
-                       comment=esc(item.comment)))
+                       comment=_esc(item.comment)))
     return Part("section", _fit(lines + _more(tr, d.comments)))
 
 
 def _partners(tr: Translator, pairs: Sequence[Pair], *, slow: bool) -> str:
     if slow:
-        return ", ".join(tr.gettext("{partner} {time} ({n})", partner=esc(p.partner),
+        return ", ".join(tr.gettext("{partner} {time} ({n})", partner=_esc(p.partner),
                                     time=_duration(tr, p.median_confirm_s), n=p.confirmed) for p in pairs)
-    return ", ".join(tr.gettext("{partner} {clarified} of {n}", partner=esc(p.partner), clarified=p.clarified,
+    return ", ".join(tr.gettext("{partner} {clarified} of {n}", partner=_esc(p.partner), clarified=p.clarified,
                                 n=p.confirmed) for p in pairs)
 
 
@@ -253,7 +259,7 @@ def _department(tr: Translator, digest: Digest, d: DepartmentDigest) -> list[Par
     parts = [Part("header", d.name)]
     if d.quiet:
         parts.append(Part("section", _("Nothing to report for {department}: no handoffs to or from it in either "
-                                       "week, and nothing open is late or stuck.", department=esc(d.name))))
+                                       "week, and nothing open is late or stuck.", department=_esc(d.name))))
         return [*parts, Part("divider")]
     parts += [p for p in (
         _decisions(tr, d), _fields(tr, digest, d.this, d.before), _overdue(tr, d), _comments(tr, d),
@@ -282,7 +288,7 @@ def _introduction(tr: Translator, digest: Digest) -> list[Part]:
     pending = [d for d in digest.departments if d.needs_decision]
     if pending:
         parts.append(Part("section", _(":point_right: Needs a decision first: {departments}",
-                                       departments=", ".join(f"*{esc(d.name)}*" for d in pending))))
+                                       departments=", ".join(f"*{_esc(d.name)}*" for d in pending))))
     if not digest.departments:
         parts.append(Part("section", _("You manage no department, so there is nothing to report.")))
     return parts
@@ -297,15 +303,16 @@ def _groups(tr: Translator, digest: Digest) -> list[list[Part]]:
 
 
 def _block(part: Part) -> Block:
+    text = part.text.replace(USER_STAR, "*")
     if part.kind == "header":
-        return {"type": "header", "text": plain(part.text, 150)}
+        return {"type": "header", "text": plain(text, 150)}
     if part.kind == "fields":
-        return {"type": "section", "fields": [mrkdwn(cut(f, 2000)) for f in part.fields[:10]]}
+        return {"type": "section", "fields": [mrkdwn(cut(f.replace(USER_STAR, "*"), 2000)) for f in part.fields[:10]]}
     if part.kind == "context":
-        return context(part.text)
+        return context(text)
     if part.kind == "divider":
         return divider()
-    return section(part.text)
+    return section(text)
 
 
 def messages(tr: Translator, digest: Digest) -> list[Message]:
@@ -331,11 +338,12 @@ EMOJI = re.compile(r":[a-z][a-z0-9_+-]*: ?")
 
 
 def to_plain(text: str) -> str:
-    """mrkdwn as plain text: no bold marks, emoji codes or code fences, `@U…` for mentions, dates in words."""
+    """The digest's mrkdwn as plain text: no bold marks, emoji codes or code fences, `@U…` for mentions,
+    dates in words; user text as typed (its `*` are `USER_STAR` until here)."""
     text = MENTION.sub(r"@\1", text)
     text = DATE.sub(r"\1", text)
     text = EMOJI.sub("", text)
-    text = text.replace("```", "\n").replace("*", "")
+    text = text.replace("```", "\n").replace("*", "").replace(USER_STAR, "*")
     return unesc(text)
 
 
