@@ -16,6 +16,8 @@ import json
 import logging
 import random
 import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +34,7 @@ from handoff_bot.digests.service import Digest
 from handoff_bot.handoffs import queries
 from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
-from handoff_bot.i18n import translator
+from handoff_bot.i18n import Translator, language_of, translator
 from handoff_bot.metrics import Metrics
 from handoff_bot.outbox.models import NoticeKind, OutboxMessage, OutboxState, SlackMessage
 from handoff_bot.outbox.service import enqueue, home_page
@@ -95,6 +97,23 @@ def _destination(message: OutboxMessage, handoff: Handoff) -> str:
 
 def _is_user(target: str) -> bool:
     return target[:1] in ("U", "W")
+
+
+def _speaking(target: str, requesters: Sequence[str], locales: Mapping[str, str | None]) -> Translator:
+    """The language of a message to `target` about the handoffs of `requesters`: a person's own; in a channel,
+    which has none, the requester's, who wrote the title and key points it shows (the same when the message is
+    posted and each time it is updated). A channel's reminder listing several handoffs speaks the language
+    most of their requesters use, on a tie the first listed one's."""
+    if _is_user(target) or not requesters:
+        return translator(locales.get(target))
+    languages = [language_of(locales.get(r)) for r in requesters]
+    most = Counter(languages).most_common(1)[0][0]  # on a tie, the first counted
+    return translator(locales.get(requesters[languages.index(most)]))
+
+
+def _requesters(items: Sequence[dict[str, Any]], handoffs: Mapping[int, Handoff]) -> list[str]:
+    """The requesters of the handoffs a reminder lists, in its order."""
+    return [h.requester_id for i in items if (h := handoffs.get(int(i["h"]))) is not None]
 
 
 @dataclass
@@ -325,12 +344,19 @@ class Deliverer:
         message = session.get(OutboxMessage, message_id)
         assert message is not None
         people = {message.target}
+        listed = [int(i["h"]) for i in message.params.get("items", [])] if message.kind is NoticeKind.REMINDERS else []
         handoff = session.get(Handoff, message.handoff_id) if message.handoff_id else None
         if handoff is not None:
             people.add(handoff.requester_id)
             if message.kind is NoticeKind.REFRESH:
-                people.update(session.scalars(select(SlackMessage.target).where(
-                    SlackMessage.handoff_id == handoff.id)))
+                for target, kind, params in session.execute(select(
+                        SlackMessage.target, SlackMessage.kind, SlackMessage.params).where(
+                        SlackMessage.handoff_id == handoff.id)):
+                    people.add(target)
+                    if kind is NoticeKind.REMINDERS:
+                        listed += [int(i["h"]) for i in params["items"]]
+        if listed:  # a reminder in a channel speaks its requesters' language
+            people.update(session.scalars(select(Handoff.requester_id).where(Handoff.id.in_(listed))))
         return {p for p in people if _is_user(p)}
 
     def _plan(self, session: Session, message: OutboxMessage, locales: dict[str, str | None]) -> list[_Call]:
@@ -360,6 +386,7 @@ class Deliverer:
             loaded = self._load(session, message.params["items"])
             items = current(message.params["items"], loaded, message.target)
             if items:  # a reminder that no longer applies is not sent
+                tr = _speaking(message.target, _requesters(items, loaded), locales)
                 rendered = reminders(tr, items, loaded, message.target)
                 rows = [{"handoff_id": h, "kind": message.kind, "target": message.target, "params": {"items": items}}
                         for h in dict.fromkeys(int(i["h"]) for i in items)]
@@ -386,15 +413,16 @@ class Deliverer:
             facts.delivered = self._cards_posted(session, handoff.id)  # even where it can no longer be updated
             latest_card = {r.target: r.id for r in records if r.kind is NoticeKind.RECIPIENT_CARD}
             for record in records:
-                locale = locales.get(record.target) or locales.get(handoff.requester_id)
                 if record.kind is NoticeKind.REMINDERS:
-                    rendered = reminders(translator(locale), record.params["items"],
-                                         self._load(session, record.params["items"]), record.target)
+                    items = record.params["items"]
+                    loaded = self._load(session, items)
+                    rendered = reminders(_speaking(record.target, _requesters(items, loaded), locales), items,
+                                         loaded, record.target)
                 else:
                     facts.params, facts.target = record.params, record.target
                     facts.superseded = (record.kind is NoticeKind.RECIPIENT_CARD
                                         and latest_card[record.target] != record.id)
-                    rendered = render(record.kind, translator(locale), facts)
+                    rendered = render(record.kind, _speaking(record.target, [handoff.requester_id], locales), facts)
                 digest = _hash(rendered)
                 if digest != record.content_hash:
                     plan.append(_Call("chat.update", {
@@ -405,9 +433,7 @@ class Deliverer:
         facts.params, facts.target = message.params, target
         if message.kind is NoticeKind.RECEIPT and handoff.recipient_id is None:  # was the intake post delivered?
             facts.delivered = self._cards_posted(session, handoff.id)
-        if not _is_user(target):
-            tr = translator(locales.get(handoff.requester_id))
-        rendered = render(message.kind, tr, facts)
+        rendered = render(message.kind, _speaking(target, [handoff.requester_id], locales), facts)
         plan.append(self._post(target, rendered, [
             {"handoff_id": handoff.id, "kind": message.kind, "target": target, "params": message.params}]))
         return plan

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from handoff_bot.departments.models import Department, DepartmentPerson, MemberRole, PairStandard
+from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import HandoffState
+from handoff_bot.handoffs.service import Draft
+from handoff_bot.people import KnownProfiles
 from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.slack.conftest import INTAKE, MANAGER, MEMBER, RECIPIENT, REQUESTER, Bot
 from tests.slack.test_core_loop import buttons, handoff, open_new_form, restate, submit_new
@@ -389,3 +392,37 @@ def test_a_nudge_or_a_reminder_of_an_earlier_round_stays_settled(fast: Bot) -> N
     settled = ":white_check_mark: ~One~ Now: <@UREQ> clarified; waiting for <@UREC> to restate again."
     assert [fast.now(m)["text"] for m in (nudge, reminder)] == [settled, settled]
     assert [buttons(fast.now(m)) for m in (nudge, reminder)] == [[], []]
+
+
+def test_an_intake_channels_reminder_speaks_the_requesters_language_posted_and_updated(fast: Bot) -> None:
+    """A channel has no language of its own: its reminder speaks the requester's, as the intake post above it."""
+    fast.standin.add_user(REQUESTER, locale="zh-CN")
+    send(fast, recipient=None)  # to Finance's intake channel
+    assert fast.last(INTAKE)["text"] == "Finance 有新的交接：Prepare the Q3 invoice"
+    assert tick(fast, timedelta(hours=1)) == 1
+    reminder = fast.last(INTAKE)
+    assert reminder["text"] == ":alarm_clock: 来自 <@UREQ> 的 Prepare the Q3 invoice 在 Finance 仍无人认领。"
+    assert [e["text"]["text"] for b in reminder["blocks"] if b["type"] == "actions" for e in b["elements"]] == ["认领"]
+
+    assert fast.click(MEMBER, ActionId.CLAIM, reminder).status == 200
+    fast.deliver()
+    assert fast.now(reminder)["text"] == ":white_check_mark: ~Prepare the Q3 invoice~ 当前状态：等待 <@UMEM> 确认理解。"
+
+
+def test_an_intake_channels_reminder_of_several_handoffs_speaks_the_language_most_of_their_requesters_use(
+        fast: Bot) -> None:
+    fast.standin.add_user(REQUESTER, locale="zh-CN")  # MEMBER's Slack is in English
+    profiles = KnownProfiles({})
+    for requester, title in ((MEMBER, "First thing"), (REQUESTER, "Second thing"), (REQUESTER, "Third thing")):
+        with fast.runtime.db.transaction() as session:
+            handoffs.create(session, Draft(requester, fast.finance, title), directory=profiles, now=fast.clock.now())
+    fast.deliver()
+    assert tick(fast, timedelta(hours=1)) == 3
+    reminder = fast.last(INTAKE)
+    assert reminder["text"] == "有 3 项交接需要你处理"
+    assert "来自 <@UMEM> 的 *First thing* 在 Finance 仍无人认领" in str(reminder["blocks"])
+
+    assert fast.click(RECIPIENT, ActionId.CLAIM, reminder).status == 200  # the first one listed
+    fast.deliver()
+    assert fast.now(reminder)["text"] == "有 3 项交接需要你处理"  # updated, in the same language
+    assert "~First thing~ 当前状态：等待 <@UREC> 确认理解" in str(fast.now(reminder)["blocks"])
