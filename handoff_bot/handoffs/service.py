@@ -155,7 +155,9 @@ def create(session: Session, draft: Draft, *, directory: Directory, now: datetim
         elif profile.deleted:
             errors.append(FieldError("recipient", "deactivated"))
         elif department is not None and not departments.is_member(session, department.id, recipient_id):
-            errors.append(FieldError("recipient", "not_in_department", {"department": department.name}))
+            # `intake`: leaving the field empty would post it to the department's intake channel
+            errors.append(FieldError("recipient", "not_in_department",
+                                     {"department": department.name, "intake": bool(department.intake_channel)}))
     elif department is not None and not department.intake_channel:
         errors.append(FieldError("recipient", "no_intake", {"department": department.name}))
 

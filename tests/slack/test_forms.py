@@ -18,10 +18,21 @@ from handoff_bot.handoffs import service as handoffs
 from handoff_bot.handoffs.models import Handoff
 from handoff_bot.handoffs.service import Draft
 from handoff_bot.people import Profile
-from handoff_bot.slack.ids import BlockId
+from handoff_bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.conftest import START
-from tests.slack.conftest import BOT_USER, DEACTIVATED, INTAKE, MEMBER, OUTSIDER, RECIPIENT, REQUESTER, Bot
-from tests.slack.test_core_loop import open_new_form, submit_new
+from tests.slack.conftest import (
+    BOT_USER,
+    DEACTIVATED,
+    INTAKE,
+    MANAGER,
+    MEMBER,
+    OUTSIDER,
+    RECIPIENT,
+    REQUESTER,
+    Bot,
+)
+from tests.slack.test_core_loop import handoff, open_new_form, submit_new
+from tests.slack_requests import user_value
 
 
 def count(bot: Bot) -> int:
@@ -56,6 +67,23 @@ def test_no_person_and_no_intake_channel_asks_for_a_person(bot: Bot) -> None:
     reply = submit_new(bot, open_new_form(bot), department=bot.sales)
     assert "Sales has no intake channel" in reply.json["errors"][BlockId.RECIPIENT]
     assert count(bot) == 0
+
+
+def test_someone_outside_the_department_is_told_to_leave_the_field_empty_only_where_that_posts_to_a_channel(
+        bot: Bot) -> None:
+    to_finance = submit_new(bot, open_new_form(bot), recipient=OUTSIDER)  # Finance has an intake channel
+    assert to_finance.json["errors"][BlockId.RECIPIENT] == (
+        "This person is not in Finance. Pick someone who is, or leave it empty to post to the department's intake "
+        "channel.")
+    to_sales = submit_new(bot, open_new_form(bot), department=bot.sales, recipient=OUTSIDER)  # Sales has none
+    assert to_sales.json["errors"][BlockId.RECIPIENT] == "This person is not in Sales; pick someone who is."
+
+    assert submit_new(bot, open_new_form(bot), recipient=RECIPIENT).text == ""
+    bot.deliver()
+    assert bot.slack.block_action(MANAGER, ActionId.REASSIGN, str(handoff(bot).id), channel_id="DMGR").status == 200
+    reply = bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
+        BlockId.RECIPIENT: {"value": user_value(OUTSIDER)}})  # the field is required, and no channel is involved
+    assert reply.json["errors"][BlockId.RECIPIENT] == "This person is not in Finance; pick someone who is."
 
 
 def test_today_is_the_requesters_today(bot: Bot) -> None:

@@ -74,9 +74,10 @@ def field_error(tr: Translator, error: FieldError) -> str:
         "unknown_user": lambda: _("Slack does not know this user."),
         "bot": lambda: _("That is a bot; pick a person."),
         "deactivated": lambda: _("This person's account is deactivated."),
-        "not_in_department": lambda: _(
-            "This person is not in {department}. Pick someone who is, or leave it empty to post "
-            "to the department's intake channel.", department=department),
+        "not_in_department": lambda: (
+            _("This person is not in {department}. Pick someone who is, or leave it empty to post to the "
+              "department's intake channel.", department=department) if p.get("intake")
+            else _("This person is not in {department}; pick someone who is.", department=department)),
         "no_intake": lambda: _("{department} has no intake channel, so please pick a person.",
                                department=department),
         "past": lambda: _("The due date is in the past."),
