@@ -32,6 +32,7 @@ from tests.slack.conftest import (
     Bot,
 )
 from tests.slack.test_core_loop import handoff, open_new_form, submit_new
+from tests.slack.test_home import texts
 from tests.slack_requests import user_value
 
 
@@ -84,6 +85,14 @@ def test_someone_outside_the_department_is_told_to_leave_the_field_empty_only_wh
     reply = bot.slack.view_submission(MANAGER, bot.wait_view(CallbackId.REASSIGN), {
         BlockId.RECIPIENT: {"value": user_value(OUTSIDER)}})  # the field is required, and no channel is involved
     assert reply.json["errors"][BlockId.RECIPIENT] == "This person is not in Finance; pick someone who is."
+
+
+def test_help_says_the_weekly_digest_comes_when_the_department_has_it_sent(bot: Bot) -> None:
+    """The day and time are set per department (`digest_day`, `digest_time`), not always Monday morning."""
+    help_text = texts(bot.slack.command(MANAGER, "help").json)
+    assert ("Managers: `/handoff digest` shows this week so far; the weekly digest comes by DM on the day and at "
+            "the time set for their department.") in help_text
+    assert "Monday" not in help_text
 
 
 def test_today_is_the_requesters_today(bot: Bot) -> None:

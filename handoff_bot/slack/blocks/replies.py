@@ -112,8 +112,8 @@ def help_blocks(tr: Translator) -> list[Block]:
             "Managers: `/handoff export` sends a CSV file of their departments' handoffs "
             "(`/handoff export --since 2026-03-01` for the recent ones).")),
         section(_(
-            "Managers: `/handoff digest` shows this week so far; the weekly digest arrives by DM on Monday "
-            "morning.")),
+            "Managers: `/handoff digest` shows this week so far; the weekly digest comes by DM on the day and at "
+            "the time set for their department.")),
         context(_(
             "The recipient restates the key points in their own words; you accept or clarify until you "
             "agree. If the terms do not work for them, they propose a change or decline, and you accept or "
