@@ -476,3 +476,27 @@ def test_a_chinese_reminder_for_several_handoffs() -> None:
 def test_working_hours_written_in_lower_case_read_as_in_title_case() -> None:
     assert labels.working_hours(translator("zh-CN"), "mon-fri 09:00-18:00") == "周一至周五 09:00–18:00"
     assert labels.working_hours(translator("en"), "SAT 10:00-14:30") == "Sat 10:00–14:30"
+
+
+# --------------------------------------------------------------------------- one word for one thing
+
+
+def test_chinese_says_digest_and_counter_one_way_each(zh: Catalog) -> None:
+    """周报 for the digest (not 周摘要, 本周摘要), 反提议 for a counter-proposal (not 还价, which is haggling)."""
+    mixed = []
+    for message in entries(zh):
+        source, translated = forms(message.id)[0].lower(), " ".join(forms(message.string))
+        if "digest" in source and ("摘要" in translated or "周报" not in translated):
+            mixed.append(f"{show(message.id)} → {translated!r}")
+        if "counter" in source and ("还价" in translated or "反提议" not in translated):
+            mixed.append(f"{show(message.id)} → {translated!r}")
+    assert not mixed, "\n".join(mixed)
+    assert [e["text"]["text"] for e in messages.negotiation_buttons(
+        translator("zh-CN"), a_handoff(HandoffState.NEGOTIATING), a_proposal("U0REC"))] == ["接受", "反提议"]
+
+
+def test_the_digest_tells_a_chinese_speaker_who_manages_nothing_that_it_is_for_managers() -> None:
+    told = translator("zh-CN").gettext(
+        "The digest is for department managers, and you manage no department. `/handoff list` shows your own "
+        "handoffs.")
+    assert told == "周报仅供部门主管查看，而你不是任何部门的主管。`/handoff list` 可查看你自己的交接。"
