@@ -481,6 +481,28 @@ def test_working_hours_written_in_lower_case_read_as_in_title_case() -> None:
 # --------------------------------------------------------------------------- one word for one thing
 
 
+def test_a_chinese_title_is_quoted_or_set_off_never_run_into_the_sentence(zh: Catalog) -> None:
+    """“准备发票”, *准备发票* or after a colon; not 为 准备发票 提出了其他条件, where the title blends in."""
+    run_in = []
+    for message in entries(zh):
+        for translated in forms(message.string):
+            for found in re.finditer(r"\{title\}", translated):
+                before, after = translated[:found.start()].rstrip(" ")[-1:], translated[found.end():].lstrip(" ")[:1]
+                if CJK.match(before or " ") or CJK.match(after or " "):
+                    run_in.append(f"{show(message.id)} → {translated!r}")
+    assert not run_in, "quote the title “{title}”:\n" + "\n".join(run_in)
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    (messages.NoticeKind.PROPOSAL, "<@U0REC> 为“Prepare the Q3 invoice”提出了其他条件"),
+    (messages.NoticeKind.AGREED, "<@U0REQ> 接受了你对“Prepare the Q3 invoice”的提议"),
+    (messages.NoticeKind.STALLED, "“Prepare the Q3 invoice”的协商陷入僵局"),
+    (messages.NoticeKind.UNDELIVERED, "“Prepare the Q3 invoice”未能送达"),
+], ids=["proposal", "agreed", "stalled", "undelivered"])
+def test_chinese_notifications_quote_the_title(kind: messages.NoticeKind, text: str) -> None:
+    assert messages.render(kind, translator("zh-CN"), facts_for(kind)).text == text
+
+
 def test_chinese_says_digest_and_counter_one_way_each(zh: Catalog) -> None:
     """周报 for the digest (not 周摘要, 本周摘要), 反提议 for a counter-proposal (not 还价, which is haggling)."""
     mixed = []
