@@ -94,13 +94,34 @@ def test_list_mine_shows_what_i_asked_for_open_and_recently_finished(bot: Bot) -
     answer = shown(bot.slack.command(REQUESTER, "list mine"))
     still_open = answer[answer.index("*You asked for, still open*"):answer.index("*Finished in the last 30 days*")]
     finished = answer[answer.index("*Finished in the last 30 days*"):]
-    assert "Close the books*, due 2026-04-30: Waiting for <@UREC> to confirm their understanding" in still_open
+    assert "Close the books*: Waiting for <@UREC> to confirm their understanding" in still_open
     assert "confirm due in" in still_open and ":date: due 2026-04-30" in still_open
+    assert still_open.count("2026-04-30") == 1  # the clock says it; the line does not say it again
     assert "Waiting for someone in Finance to claim it" in still_open
     assert "Renew the licence*: Closed, rated 5 out of 5" in finished
     assert "Last quarter" not in answer  # finished more than 30 days ago
 
     assert "You have not asked for anything lately" in shown(bot.slack.command(OUTSIDER, "list mine"))
+
+
+def test_list_mine_and_dept_in_chinese_show_the_due_date_once_and_the_brackets_unspaced(bot: Bot) -> None:
+    bot.standin.add_user(REQUESTER, locale="zh-CN")
+    bot.standin.add_user(RECIPIENT, locale="zh-CN")
+    create(bot, "Close the books", due=date(2026, 4, 30))
+    create(bot, "Finished", due=date(2026, 4, 30))
+    finish(bot, handoff(bot).id)
+
+    mine = shown(bot.slack.command(REQUESTER, "list mine")).split("\n")
+    still_open = next(line for line in mine if "Close the books" in line)
+    assert still_open.startswith("• #1 *Close the books*：等待 <@UREC> 确认理解 · ")
+    assert still_open.count("2026-04-30") == 1 and still_open.endswith(" · :date: 截止日期 2026-04-30")
+    finished = next(line for line in mine if "Finished" in line)  # no clock runs: the line says the due date
+    assert finished.startswith("• #2 *Finished*，截止 2026-04-30：")
+
+    dept = shown(bot.slack.command(RECIPIENT, "list dept")).split("\n")
+    books = next(line for line in dept if "Close the books" in line)
+    assert books.count("2026-04-30") == 1
+    assert books.endswith(":date: 截止日期 2026-04-30（发起人 <@UREQ>，负责人 <@UREC>）")
 
 
 def test_list_dept_shows_the_department_to_its_members_and_managers(bot: Bot) -> None:
@@ -113,6 +134,7 @@ def test_list_dept_shows_the_department_to_its_members_and_managers(bot: Bot) ->
         lines = answer.split("\n")
         books = next(line for line in lines if "Close the books" in line)
         assert ":warning: overdue, was due 2026-03-03" in books and "(from <@UREQ>, with <@UREC>)" in books
+        assert books.count("2026-03-03") == 1
         assert "with unassigned" in next(line for line in lines if "Unclaimed work" in line)
         assert lines.index(books) < lines.index(next(line for line in lines if "Unclaimed work" in line))
 

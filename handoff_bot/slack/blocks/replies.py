@@ -140,10 +140,13 @@ LIST_BLOCKS_MAX = 45  # an ephemeral message holds 50 blocks; the rest is for he
 LIST_LINES_MAX = 40   # lines per list
 
 
-def _line(tr: Translator, h: Handoff, clock: str = "") -> str:
-    """One handoff as a list line: number, title, due date, status and the standard's clock."""
+def _line(tr: Translator, h: Handoff, timing: Timing | None = None, now: datetime | None = None) -> str:
+    """One handoff as a list line: number, title, due date, status and, given its `timing` and `now`, the
+    standard's clock (which shows the due date itself, and whether it has passed)."""
     _ = tr.gettext
-    if h.due_date:
+    clock = labels.timing(tr, timing, now) if timing is not None and now is not None else ""
+    due_in_clock = bool(clock) and timing is not None and timing.due_date is not None
+    if h.due_date and not due_in_clock:
         text = _("• #{id} *{title}*, due {date}: {status}", id=h.id, title=esc(cut(h.title, 100)),
                  date=h.due_date.isoformat(), status=labels.status(tr, h))
     else:
@@ -174,7 +177,7 @@ def mine_blocks(tr: Translator, open_handoffs: Sequence[Handoff], total: int, fi
     shown = open_handoffs[:LIST_LINES_MAX]
     if shown:
         blocks += _sections(_("*You asked for, still open*"), [
-            _line(tr, h, labels.timing(tr, timings.get(h.id, Timing()), now)) for h in shown])
+            _line(tr, h, timings.get(h.id, Timing()), now) for h in shown])
     if finished:
         blocks += _sections(_("*Finished in the last {days} days*", days=FINISHED_DAYS),
                             [_line(tr, h) for h in finished[:LIST_LINES_MAX]])
@@ -193,12 +196,9 @@ def department_list_blocks(tr: Translator, lists: Sequence[tuple[Department, Seq
             blocks.append(section(heading + "\n" + _("Nothing open.")))
             continue
         shown = handoffs[:LIST_LINES_MAX]
-        lines = []
-        for h in shown:
-            who = f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned")
-            clock = labels.timing(tr, timings.get(h.id, Timing()), now)
-            lines.append(_line(tr, h, clock) + " " + _("(from <@{requester}>, with {who})",
-                                                       requester=h.requester_id, who=who))
+        lines = [_("{line} (from <@{requester}>, with {who})", line=_line(tr, h, timings.get(h.id, Timing()), now),
+                   requester=h.requester_id, who=f"<@{h.recipient_id}>" if h.recipient_id else _("unassigned"))
+                 for h in shown]
         blocks += _sections(heading, lines)
         hidden += total - len(shown)
     return _capped(tr, blocks, hidden)
