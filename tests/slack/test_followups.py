@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -315,7 +316,9 @@ def test_people_told_of_a_follow_up_hear_in_their_own_working_hours(bot: Bot) ->
     assert "was not confirmed in time" in bot.standin.messages(REQUESTER)[-1]["text"]
 
 
-def test_unheeded_review_reminders_stop_and_reach_the_requesters_managers_once(fast: Bot) -> None:
+def review_escalated(fast: Bot) -> dict[str, Any]:
+    """Sales has a manager, USMGR; a handoff restated, left unreviewed through two reminders, and escalated to
+    USMGR: that message."""
     fast.standin.add_user("USMGR", tz="Europe/London")
     with fast.runtime.db.transaction() as session:
         session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER,
@@ -323,8 +326,12 @@ def test_unheeded_review_reminders_stop_and_reach_the_requesters_managers_once(f
     send(fast)
     restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
     assert [tick(fast, timedelta(hours=1)) for _ in range(3)] == [1, 1, 1]  # two reminders, then the managers
+    return fast.last("USMGR", "has not reviewed")
+
+
+def test_unheeded_review_reminders_stop_and_reach_the_requesters_managers_once(fast: Bot) -> None:
+    escalation = review_escalated(fast)
     assert len([m for m in fast.posts(REQUESTER) if "please review" in m["text"]]) == 2
-    escalation = fast.last("USMGR", "has not reviewed")
     assert "<@UREQ> (Sales) has not reviewed how <@UREC> restated *Prepare the Q3 invoice* after 2 reminders" in (
         str(escalation["blocks"]))
     assert buttons(escalation) == []
@@ -359,14 +366,7 @@ def clarify(bot: Bot, text: str = "with VAT") -> None:
 
 
 def test_a_review_escalation_of_an_earlier_round_stays_settled(fast: Bot) -> None:
-    fast.standin.add_user("USMGR", tz="Europe/London")
-    with fast.runtime.db.transaction() as session:
-        session.add(DepartmentPerson(department_id=fast.sales, user_id="USMGR", role=MemberRole.MANAGER,
-                                     added_at=fast.clock.now()))
-    send(fast)
-    restate(fast, fast.last(RECIPIENT, "New handoff"), ["sum", "attach"], count=1)
-    assert [tick(fast, timedelta(hours=1)) for _ in range(3)] == [1, 1, 1]  # two reminders, then the managers
-    escalation = fast.last("USMGR", "has not reviewed")
+    escalation = review_escalated(fast)
     review_reminders = [m for m in fast.posts(REQUESTER) if "please review" in m["text"]]
     clarify(fast)
     was = ":white_check_mark: ~Prepare the Q3 invoice~ Now: "
