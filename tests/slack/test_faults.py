@@ -397,6 +397,7 @@ def test_after_max_attempts_the_card_is_dead_and_the_requester_is_told(bot: Bot)
         "You handed off: Prepare the Q3 invoice", "Could not deliver Prepare the Q3 invoice"]
     told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
     assert f"<@{RECIPIENT}>" in told and "HTTP 500" in told
+    assert "ask a manager of Finance to reassign it" in told and "private channel" not in told  # a person
 
 
 def test_an_error_slack_will_repeat_kills_the_post_at_once(bot: Bot, dept: Callable[..., int]) -> None:
@@ -407,7 +408,7 @@ def test_an_error_slack_will_repeat_kills_the_post_at_once(bot: Bot, dept: Calla
     assert (post.kind, post.state, post.attempts, post.last_error) == (
         N.INTAKE_POST, OutboxState.DEAD, 1, "channel_not_found")
     told = str(bot.last(REQUESTER, "Could not deliver")["blocks"])
-    assert "<#legal-requests>" in told and "channel_not_found" in told
+    assert "<#legal-requests>" in told and "channel_not_found" in told and "invite @handoff to it" in told
     assert "it is not posted in <#legal-requests> yet" in str(bot.last(REQUESTER, "You handed off")["blocks"])
     assert Counter(kind for _, kind in posted(bot)) == {N.RECEIPT: 1, N.UNDELIVERED: 1}
 

@@ -379,9 +379,15 @@ def undelivered(tr: Translator, facts: Facts) -> Message:
     if target in facts.delivered:
         return Message(_("Delivered {title}", title=esc(h.title)), [section(_(
             ":white_check_mark: *{title}* reached {where} after all.", title=esc(h.title), where=where))])
-    text = _("Handoff could not deliver *{title}* to {where} (Slack said: {error}). If it is a private channel, "
-             "invite @handoff to it; or cancel this handoff and send it to a person.",
-             title=esc(h.title), where=where, error=esc(str(facts.params.get("error", ""))))
+    error = esc(str(facts.params.get("error", "")))
+    if target[:1] in ("U", "W"):  # a person: no invitation helps
+        text = _("Handoff could not deliver *{title}* to {where} (Slack said: {error}). Cancel this handoff and "
+                 "send it to someone else, or ask a manager of {department} to reassign it.",
+                 title=esc(h.title), where=where, error=error, department=esc(h.department_name))
+    else:
+        text = _("Handoff could not deliver *{title}* to {where} (Slack said: {error}). If it is a private "
+                 "channel, invite @handoff to it; or cancel this handoff and send it to a person.",
+                 title=esc(h.title), where=where, error=error)
     return Message(_("Could not deliver {title}", title=esc(h.title)), [section(text)])
 
 
