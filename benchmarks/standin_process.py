@@ -117,5 +117,5 @@ class StandInProcess:
     def new_trigger_id(self) -> str:
         return self._remote.new_trigger_id()
 
-    def new_response_url(self, channel: str | None = None, ts: str | None = None) -> str:
-        return self._remote.new_response_url(channel, ts)
+    def new_response_url(self, channel: str | None = None, ts: str | None = None, user: str | None = None) -> str:
+        return self._remote.new_response_url(channel, ts, user)
