@@ -268,20 +268,13 @@ class Deliverer:
             people = self._people(session, message_id)
         # Looked up outside any transaction: a lookup may call Slack and write the cache.
         locales = {u: p.locale if (p := self.directory.profile(u)) else None for u in people}
+        done: list[tuple[_Call, dict[str, Any]]] = []
         try:
             with self.db.read() as session:
                 message = session.get(OutboxMessage, message_id)
                 assert message is not None
                 plan = self._plan(session, message, locales)
                 failed_before = message.last_error is not None
-        except SQLAlchemyError:
-            raise  # the database: the pass is tried again
-        except Exception as error:  # a bug: counted as a failed try, so it ends dead, not claimed for ever
-            log.exception("outbox %s could not be rendered", message_id)
-            self._retry(message_id, f"{type(error).__name__}: {error}", None)
-            return 0
-        done: list[tuple[_Call, dict[str, Any]]] = []
-        try:
             for call in plan:
                 if not self._renew(message_id, claim):
                     log.warning("outbox %s: claimed by another process meanwhile; leaving it", message_id)
@@ -323,8 +316,9 @@ class Deliverer:
             self._retry(message_id, f"{type(error).__name__}: {error}", None)
             return 0
         except SQLAlchemyError:
-            raise
-        except Exception as error:  # a bug, or an answer slack_sdk could not read: as above
+            raise  # the database: the pass is tried again
+        except Exception as error:  # a bug (rendering, say), or an answer slack_sdk could not read: counted
+            # as a failed try, so the notice ends dead rather than claimed for ever
             log.exception("outbox %s failed", message_id)
             self._record(message_id, done)
             self._retry(message_id, f"{type(error).__name__}: {error}", None)
