@@ -309,7 +309,7 @@ def answer(tr: Translator, facts: Facts) -> Message:
     h = facts.handoff
     q = facts.question(int(facts.params["question"]))
     assert q is not None
-    if facts.target in (None, q.asked_by):
+    if not facts.target or facts.target == q.asked_by:
         head = _("<@{requester}> answered your question about *{title}*:", requester=h.requester_id,
                  title=esc(h.title))
         text = _("<@{requester}> answered your question about {title}", requester=h.requester_id, title=esc(h.title))
