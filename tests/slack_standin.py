@@ -232,12 +232,14 @@ class SlackStandIn:
         """
         return [c for c in self.calls if _matches(c, method, include_faults, match)]
 
-    def private_answers(self, user: str) -> list[str]:
-        """The texts of the answers only `user` sees, in the order sent: ephemeral messages, and answers
-        beside their requests (an ephemeral `response_url` answer)."""
-        return [c.params.get("text", "") for c in self.calls if c.ok and (
-            (c.method == "chat.postEphemeral" and c.params.get("user") == user)
-            or (c.method == "response_url" and c.user == user and c.params.get("response_type") == "ephemeral"))]
+    def private_answers(self, user: str | None = None, since: int = 0) -> list[str]:
+        """The texts of the answers only one user sees (`user`, or anyone), in the order sent from the
+        `since`-th call on: ephemeral messages, and answers beside their requests (an ephemeral
+        `response_url` answer)."""
+        return [c.params.get("text", "") for c in self.calls[since:] if c.ok and (
+            (c.method == "chat.postEphemeral" and user in (None, c.params.get("user")))
+            or (c.method == "response_url" and user in (None, c.user)
+                and c.params.get("response_type") == "ephemeral"))]
 
     def clear(self) -> None:
         """Forget the recorded calls and violations (messages, views and users stay)."""

@@ -204,13 +204,6 @@ def _status_ok(status: int, expected: Any) -> bool:
     return status == int(expected)
 
 
-def private_answers(world: World, since: int) -> list[str]:
-    """Every answer only one user sees (beside their request, or ephemeral) the bot sent since `since`."""
-    return [c.params.get("text", "") for c in world.standin.calls[since:] if c.ok and (
-        c.method == "chat.postEphemeral"
-        or (c.method == "response_url" and c.params.get("response_type") == "ephemeral"))]
-
-
 def _reply_text(reply: Reply) -> str:
     if not isinstance(reply.json, dict):
         return reply.text
@@ -253,7 +246,7 @@ def test_hostile(world: World, case: dict[str, Any]) -> None:
         answers = world.answers(user, since)
         assert len(answers) == 1 and wanted in answers[0], answers
     else:
-        assert private_answers(world, since) == []
+        assert world.standin.private_answers(since=since) == []
     if effect == "field_error":
         assert isinstance(reply.json, dict) and reply.json.get("response_action") == "errors", reply.text
         errors = reply.json["errors"]
